@@ -1,0 +1,213 @@
+"""Loading and saving models: names → Hugging Face repos → safetensors → our ``Qwen3`` modules (chapter 2).
+
+A model directory in the Hugging Face layout holds ``config.json``, ``tokenizer.json`` and the weights in
+``model.safetensors`` (or shards listed in ``model.safetensors.index.json``). Real Qwen3 models are
+downloaded into the Hugging Face cache with ``huggingface_hub``; the pocket models ship inside this package
+in the same layout and load through the same code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from rfs.qwen3 import Qwen3, Qwen3Config
+from rfs.tokenizer import Tokenizer
+
+POCKET_DIR = Path(__file__).parent / "pocket" / "models"
+
+# Short names a learner types → where the model lives. Pocket models ship with rfs; the rest are on the hub.
+MODELS: dict[str, dict] = {
+    "pocket-base": {"path": POCKET_DIR / "pocket-base", "params": "pocket"},
+    "pocket-reasoning": {"path": POCKET_DIR / "pocket-reasoning", "params": "pocket"},
+    "qwen3-0.6b-base": {"repo": "Qwen/Qwen3-0.6B-Base", "params": "0.6B"},
+    "qwen3-0.6b": {"repo": "Qwen/Qwen3-0.6B", "params": "0.6B"},
+    "qwen3-1.7b-base": {"repo": "Qwen/Qwen3-1.7B-Base", "params": "1.7B"},
+    "qwen3-1.7b": {"repo": "Qwen/Qwen3-1.7B", "params": "1.7B"},
+    "qwen3-4b-base": {"repo": "Qwen/Qwen3-4B-Base", "params": "4B"},
+    "qwen3-4b": {"repo": "Qwen/Qwen3-4B", "params": "4B"},
+    "qwen3-8b-base": {"repo": "Qwen/Qwen3-8B-Base", "params": "8B"},
+    "qwen3-8b": {"repo": "Qwen/Qwen3-8B", "params": "8B"},
+    "qwen3-14b": {"repo": "Qwen/Qwen3-14B", "params": "14B"},
+    "qwen3-32b": {"repo": "Qwen/Qwen3-32B", "params": "32B"},
+}
+
+# Only these files are fetched: the weights, their index, the config and the tokenizer.
+HUB_FILES = ["config.json", "tokenizer.json", "*.safetensors", "model.safetensors.index.json"]
+
+
+class CheckpointError(RuntimeError):
+    """A model directory or checkpoint that cannot be loaded; the message says what is wrong and the fix."""
+
+
+# --- Finding a model directory ------------------------------------------------------------------------
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+def download(name: str) -> Path:
+    """Download a hub model (``qwen3-0.6b`` or ``Qwen/Qwen3-0.6B``) into the Hugging Face cache; return its folder."""
+    from huggingface_hub import snapshot_download
+
+    repo = MODELS.get(name, {}).get("repo", name)
+    return Path(snapshot_download(repo, allow_patterns=HUB_FILES))
+
+
+def model_dir(name_or_path: str | Path) -> Path:
+    """The local folder of a model: a pocket model, a local path, or a hub model (from cache, else downloaded).
+
+    Offline (``HF_HUB_OFFLINE=1``) a hub model that is not cached raises a :class:`CheckpointError` naming the
+    cache and the command that fetches it.
+    """
+    entry = MODELS.get(str(name_or_path))
+    if entry and "path" in entry:
+        if not (entry["path"] / "config.json").is_file():
+            raise CheckpointError(f"the pocket model {name_or_path!r} is missing from {entry['path']}; "
+                                  f"rebuild it with `rfs pocket train --preset {str(name_or_path).split('-')[1]}`")
+        return entry["path"]
+    if Path(name_or_path).is_dir():
+        return Path(name_or_path)
+    repo = entry["repo"] if entry else str(name_or_path)
+    if "/" not in repo:
+        raise CheckpointError(f"unknown model {name_or_path!r}: use a local folder or one of {sorted(MODELS)} "
+                              "(`rfs models` lists them)")
+    from huggingface_hub import constants, snapshot_download
+
+    try:
+        return Path(snapshot_download(repo, allow_patterns=HUB_FILES, local_files_only=True))
+    except Exception as cached_error:  # not (completely) in the cache
+        if _hub_offline():
+            raise CheckpointError(
+                f"model {name_or_path!r} ({repo}) is not in the Hugging Face cache at {constants.HF_HUB_CACHE} "
+                f"and the hub is offline (HF_HUB_OFFLINE=1). On a machine with internet run "
+                f"`rfs download {name_or_path}`, or unset HF_HUB_OFFLINE."
+            ) from cached_error
+    try:
+        return download(repo)
+    except Exception as error:
+        raise CheckpointError(f"could not download {repo} from the Hugging Face hub ({error}). Check the "
+                              f"connection, or run `rfs download {name_or_path}` where there is one.") from error
+
+
+# --- Reading weights ----------------------------------------------------------------------------------
+
+def read_config(folder: Path) -> Qwen3Config:
+    """Read ``config.json`` of a model folder into a :class:`Qwen3Config`."""
+    path = folder / "config.json"
+    try:
+        return Qwen3Config.from_hf_dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise CheckpointError(f"missing {path}: a model folder needs config.json next to its weights") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{path} is not a valid Qwen3 config: {error}") from None
+
+
+def read_safetensors(folder: Path) -> dict[str, torch.Tensor]:
+    """All tensors of a folder's weights: ``model.safetensors`` or the shards its index lists."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    else:
+        shards = ["model.safetensors"]
+    tensors: dict[str, torch.Tensor] = {}
+    for shard in shards:
+        path = folder / shard
+        if not path.is_file():
+            raise CheckpointError(f"missing weights file {path}; download the model again")
+        try:
+            tensors.update(load_file(path))
+        except (SafetensorError, OSError, ValueError) as error:
+            raise CheckpointError(f"cannot read {path} (corrupt or truncated: {error}); delete it and "
+                                  "download the model again") from None
+    return tensors
+
+
+def hub_to_rfs_names(tensors: dict[str, torch.Tensor], config: Qwen3Config) -> dict[str, torch.Tensor]:
+    """Map checkpoint names (``model.layers.0.mlp.up_proj.weight``) onto ours (``layers.0.mlp.up_proj.weight``).
+
+    Our modules are named like the checkpoint's, so the mapping only strips the ``model.`` prefix. A tied
+    model reuses the embedding as output head, so a stored ``lm_head.weight`` is dropped.
+    """
+    renamed = {name.removeprefix("model."): tensor for name, tensor in tensors.items()}
+    if config.tie_word_embeddings:
+        renamed.pop("lm_head.weight", None)
+    return renamed
+
+
+def check_state_dict(model: Qwen3, state: dict[str, torch.Tensor]) -> None:
+    """Raise a :class:`CheckpointError` naming each missing, unexpected or mis-shaped tensor."""
+    expected = {name: tuple(p.shape) for name, p in model.state_dict().items()}
+    if model.config.tie_word_embeddings:
+        expected.pop("lm_head.weight")
+    problems = [f"missing tensor {name} {shape}" for name, shape in expected.items() if name not in state]
+    problems += [f"unexpected tensor {name}" for name in state if name not in expected]
+    problems += [f"tensor {name} has shape {tuple(state[name].shape)}, config.json implies {shape}"
+                 for name, shape in expected.items() if name in state and tuple(state[name].shape) != shape]
+    if problems:
+        raise CheckpointError("checkpoint does not match its config: " + "; ".join(problems[:10]))
+
+
+def load_model(name_or_path: str | Path, device: str | torch.device | None = None,
+               dtype: torch.dtype | None = None) -> Qwen3:
+    """Load a model by name (``pocket-base``, ``qwen3-0.6b``, ...) or folder, ready for inference (eval mode).
+
+    ``device`` defaults to :func:`rfs.generate.default_device` (CUDA, then MPS, then CPU); ``dtype`` defaults to
+    the dtype stored in the checkpoint.
+    """
+    from rfs.generate import default_device
+
+    folder = model_dir(name_or_path)
+    config = read_config(folder)
+    state = hub_to_rfs_names(read_safetensors(folder), config)
+    with torch.device("meta"):  # build without allocating, then take the loaded tensors as they are
+        model = Qwen3(config)
+    check_state_dict(model, state)
+    if dtype is not None:
+        state = {name: tensor.to(dtype) for name, tensor in state.items()}
+    model.load_state_dict(state, strict=False, assign=True)
+    if config.tie_word_embeddings:
+        model.lm_head.weight = model.embed_tokens.weight
+    return model.to(device or default_device()).eval()
+
+
+def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
+    """Load the tokenizer that belongs to a model (its folder's ``tokenizer.json``)."""
+    return Tokenizer.from_file(model_dir(name_or_path) / "tokenizer.json")
+
+
+def save_model(model: Qwen3, out_dir: str | Path, tokenizer_json: str | Path | None = None) -> Path:
+    """Write ``model`` in the Hugging Face layout (``config.json``, ``model.safetensors``), loadable by
+    :func:`load_model` and by ``transformers``' ``Qwen3ForCausalLM``. Optionally copy a ``tokenizer.json``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {f"model.{name}" if not name.startswith("lm_head") else name: t.detach().contiguous().cpu()
+             for name, t in model.state_dict().items()}
+    if model.config.tie_word_embeddings:
+        state.pop("lm_head.weight")  # shared with the embedding; transformers re-ties it on load
+    dtype = next(iter(state.values())).dtype
+    config = model.config.to_hf_dict() | {"torch_dtype": str(dtype).removeprefix("torch.")}
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    save_file(state, out / "model.safetensors", metadata={"format": "pt"})
+    if tokenizer_json is not None:
+        (out / "tokenizer.json").write_bytes(Path(tokenizer_json).read_bytes())
+    return out
+
+
+def list_models() -> list[dict]:
+    """One row per known model: name, parameters, where it comes from, and whether it is available offline."""
+    from huggingface_hub import try_to_load_from_cache
+
+    rows = []
+    for name, entry in MODELS.items():
+        if "path" in entry:
+            available, source = (entry["path"] / "config.json").is_file(), "shipped with rfs"
+        else:
+            available, source = isinstance(try_to_load_from_cache(entry["repo"], "config.json"), str), entry["repo"]
+        rows.append({"name": name, "params": entry["params"], "source": source, "cached": available})
+    return rows

@@ -1,0 +1,298 @@
+"""Qwen3 from scratch: the whole decoder-only transformer in one file.
+
+Chapter 2 ("Generating text with a pre-trained LLM") builds every piece below by hand; appendix C reads this
+file top to bottom. The module and parameter names match the Hugging Face checkpoints (minus their
+``model.`` prefix), so loading real weights is a plain ``load_state_dict`` (see ``rfs/hub.py``).
+
+Shapes used in the comments:
+    B batch, T new tokens in this call, S all key positions (cache + new), D hidden size,
+    H query heads, K key/value heads, E head dimension, V vocabulary size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class Qwen3Config:
+    """Sizes of a Qwen3 model. Field names follow the Hugging Face ``config.json``."""
+
+    vocab_size: int = 151_936
+    hidden_size: int = 1024
+    intermediate_size: int = 3072
+    num_hidden_layers: int = 28
+    num_attention_heads: int = 16
+    num_key_value_heads: int = 8
+    head_dim: int = 128
+    max_position_embeddings: int = 40_960
+    rope_theta: float = 1_000_000.0
+    rms_norm_eps: float = 1e-6
+    tie_word_embeddings: bool = True
+
+    def to_hf_dict(self) -> dict:
+        """Return this config as a Hugging Face ``config.json`` dictionary for ``Qwen3ForCausalLM``."""
+        return {
+            "architectures": ["Qwen3ForCausalLM"],
+            "model_type": "qwen3",
+            "hidden_act": "silu",
+            "attention_bias": False,
+            "attention_dropout": 0.0,
+            "initializer_range": 0.02,
+            "bos_token_id": None,
+            "eos_token_id": None,
+            "torch_dtype": "float32",
+            "use_cache": True,
+            "use_sliding_window": False,
+            **asdict(self),
+        }
+
+    @classmethod
+    def from_hf_dict(cls, d: dict) -> Qwen3Config:
+        """Build a config from a Hugging Face ``config.json`` dictionary, ignoring keys we do not use."""
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in known}
+        if "head_dim" not in d:  # older configs leave it implicit
+            kwargs["head_dim"] = d["hidden_size"] // d["num_attention_heads"]
+        return cls(**kwargs)
+
+
+# The published dense Qwen3 sizes (from the official config.json files), plus a tiny one for tests.
+CONFIGS: dict[str, Qwen3Config] = {
+    "0.6b": Qwen3Config(),
+    "1.7b": Qwen3Config(hidden_size=2048, intermediate_size=6144),
+    "4b": Qwen3Config(hidden_size=2560, intermediate_size=9728, num_hidden_layers=36, num_attention_heads=32),
+    "8b": Qwen3Config(hidden_size=4096, intermediate_size=12288, num_hidden_layers=36,
+                      num_attention_heads=32, tie_word_embeddings=False),
+    "14b": Qwen3Config(hidden_size=5120, intermediate_size=17408, num_hidden_layers=40,
+                       num_attention_heads=40, tie_word_embeddings=False),
+    "32b": Qwen3Config(hidden_size=5120, intermediate_size=25600, num_hidden_layers=64,
+                       num_attention_heads=64, tie_word_embeddings=False),
+    "tiny": Qwen3Config(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                        num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                        max_position_embeddings=512, rope_theta=10_000.0),
+}
+
+
+# --- RMSNorm -------------------------------------------------------------------------------------------
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Scale each vector in ``x`` (..., D) to unit root-mean-square, then by ``weight`` (D,).
+
+    The statistics are computed in float32 because squaring bf16 values loses too much precision.
+    """
+    x32 = x.float()
+    x32 = x32 * torch.rsqrt(x32.pow(2).mean(dim=-1, keepdim=True) + eps)
+    return weight * x32.to(x.dtype)
+
+
+class RMSNorm(nn.Module):
+    """RMSNorm with a learned per-channel scale (no bias, no mean subtraction, unlike LayerNorm)."""
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return rms_norm(x, self.weight, self.eps)
+
+
+# --- Rotary position embedding ------------------------------------------------------------------------
+
+def rope_cos_sin(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosines and sines of the rotation angles for each position.
+
+    ``positions`` is (T,) or (B, T); the result has shape (T, E) or (B, T, E). Pair i of a head vector turns by
+    ``position * theta ** (-2i / E)``; the angles are repeated twice because Qwen3 rotates the first half of
+    a head vector against its second half ("split halves"), not neighbouring pairs.
+    """
+    inv_freq = theta ** (-torch.arange(0, head_dim, 2, dtype=torch.float32, device=positions.device) / head_dim)
+    angles = positions.float()[..., None] * inv_freq  # (..., T, E/2)
+    angles = torch.cat([angles, angles], dim=-1)  # (..., T, E)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate query or key vectors ``x`` (B, heads, T, E) by the angles in ``cos``/``sin`` (T, E) or (B, T, E)."""
+    if cos.dim() == 3:  # one set of positions per batch row: broadcast over the heads
+        cos, sin = cos[:, None], sin[:, None]
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    rotated = torch.cat([-x2, x1], dim=-1)
+    return x * cos + rotated * sin
+
+
+# --- KV cache -----------------------------------------------------------------------------------------
+
+class KVCache:
+    """Preallocated keys and values of every layer, written in place as tokens arrive.
+
+    Each layer owns one key and one value tensor of shape (B, K, max_len, E); ``length`` slots are filled.
+    ``valid`` (B, max_len) marks which slots hold real tokens, so left padding is never attended to and each
+    row's positions count only its real tokens. No tensor is concatenated per step.
+    """
+
+    def __init__(self, config: Qwen3Config, batch_size: int, max_len: int,
+                 device: torch.device | str | None = None, dtype: torch.dtype = torch.float32):
+        shape = (batch_size, config.num_key_value_heads, max_len, config.head_dim)
+        self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
+        self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
+        self.valid = torch.zeros(batch_size, max_len, dtype=torch.bool, device=device)
+        self.length = 0
+        self.max_len = max_len
+
+    @property
+    def batch_size(self) -> int:
+        """Number of rows (sequences) held."""
+        return self.valid.shape[0]
+
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store new keys/values (B, K, T, E) after the filled slots; return all keys/values so far (B, K, S, E)."""
+        end = self.length + k.shape[2]
+        self.keys[layer][:, :, self.length:end] = k
+        self.values[layer][:, :, self.length:end] = v
+        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
+
+    def select_rows(self, rows: torch.Tensor) -> None:
+        """Keep only the batch rows in ``rows`` (a LongTensor of row indices), e.g. drop finished sequences
+        or repeat a prompt's rows for several samples."""
+        self.keys = [k.index_select(0, rows) for k in self.keys]
+        self.values = [v.index_select(0, rows) for v in self.values]
+        self.valid = self.valid.index_select(0, rows)
+
+
+# --- The transformer block -----------------------------------------------------------------------------
+
+class Attention(nn.Module):
+    """Grouped-query self-attention with per-head RMSNorm on queries and keys (new in Qwen3)."""
+
+    def __init__(self, cfg: Qwen3Config):
+        super().__init__()
+        self.n_heads, self.n_kv_heads, self.head_dim = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
+        self.q_proj = nn.Linear(cfg.hidden_size, self.n_heads * self.head_dim, bias=False)
+        self.k_proj = nn.Linear(cfg.hidden_size, self.n_kv_heads * self.head_dim, bias=False)
+        self.v_proj = nn.Linear(cfg.hidden_size, self.n_kv_heads * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(self.n_heads * self.head_dim, cfg.hidden_size, bias=False)
+        self.q_norm = RMSNorm(self.head_dim, cfg.rms_norm_eps)
+        self.k_norm = RMSNorm(self.head_dim, cfg.rms_norm_eps)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
+                cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        B, T, _ = x.shape
+        q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, E)
+        k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, K, T, E)
+        v = self.v_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, K, T, E)
+        q = apply_rope(self.q_norm(q), cos, sin)
+        k = apply_rope(self.k_norm(k), cos, sin)
+        if cache is not None:
+            k, v = cache.write(layer, k, v)  # (B, K, S, E)
+        # mask None means "plain causal": is_causal when T > 1, nothing to hide for a single new token.
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and T > 1,
+                                             enable_gqa=True)  # (B, H, T, E)
+        return self.o_proj(out.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim))
+
+
+class FeedForward(nn.Module):
+    """SwiGLU feed-forward: ``down(silu(gate(x)) * up(x))``."""
+
+    def __init__(self, cfg: Qwen3Config):
+        super().__init__()
+        self.gate_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: ``x + attention(norm(x))``, then ``x + feed_forward(norm(x))``."""
+
+    def __init__(self, cfg: Qwen3Config):
+        super().__init__()
+        self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.self_attn = Attention(cfg)
+        self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.mlp = FeedForward(cfg)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
+                cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask, cache, layer)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+# --- The model ----------------------------------------------------------------------------------------
+
+def causal_padding_mask(valid: torch.Tensor, start: int) -> torch.Tensor:
+    """Boolean mask (B, 1, T, S) saying which key slot each new query may attend to.
+
+    ``valid`` (B, S) marks real (non-padding) slots; the new queries sit in slots ``start .. S-1``. A query sees
+    the real slots up to its own; it always sees itself, so a padding query never has an empty row (which
+    would give NaN).
+    """
+    S = valid.shape[1]
+    q_slot = torch.arange(start, S, device=valid.device)[:, None]  # (T, 1)
+    k_slot = torch.arange(S, device=valid.device)[None, :]  # (1, S)
+    allowed = (k_slot <= q_slot) & valid[:, None, :]  # (B, T, S)
+    return (allowed | (k_slot == q_slot))[:, None]
+
+
+class Qwen3(nn.Module):
+    """The Qwen3 decoder: token embedding, a stack of blocks, a final norm and the output head."""
+
+    def __init__(self, config: Qwen3Config):
+        super().__init__()
+        self.config = config
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.layers = nn.ModuleList(Block(config) for _ in range(config.num_hidden_layers))
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.apply(self._init_weights)
+        if config.tie_word_embeddings:  # the output head reuses the embedding matrix
+            self.lm_head.weight = self.embed_tokens.weight
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def forward(self, input_ids: torch.Tensor, cache: KVCache | None = None,
+                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Next-token logits (B, T, V) for ``input_ids`` (B, T).
+
+        ``attention_mask`` (B, T) is 1 for real tokens and 0 for (left) padding. With a ``cache``, the new
+        tokens continue the cached ones, and the cache is advanced by T.
+        """
+        B, T = input_ids.shape
+        new_valid = (torch.ones(B, T, dtype=torch.bool, device=input_ids.device) if attention_mask is None
+                     else attention_mask.bool())
+        start = 0 if cache is None else cache.length
+        if cache is not None:
+            cache.valid[:, start:start + T] = new_valid
+            valid = cache.valid[:, :start + T]  # (B, S)
+        else:
+            valid = new_valid
+        # A token's position is the number of real tokens before it, so padding does not shift positions.
+        positions = (valid.cumsum(dim=-1) - 1).clamp(min=0)[:, start:]  # (B, T)
+        cos, sin = rope_cos_sin(positions, self.config.head_dim, self.config.rope_theta)
+        plain_causal = start == 0 or T == 1
+        mask = None if plain_causal and bool(valid.all()) else causal_padding_mask(valid, start)
+
+        x = self.embed_tokens(input_ids)  # (B, T, D)
+        for i, block in enumerate(self.layers):
+            x = block(x, cos, sin, mask, cache, i)
+        logits = self.lm_head(self.norm(x))  # (B, T, V)
+        if cache is not None:
+            cache.length += T
+        return logits
+
+
+    def num_parameters(self) -> int:
+        """Number of distinct parameters (a tied head counts once)."""
+        return sum(p.numel() for p in self.parameters())
