@@ -67,7 +67,7 @@ def sample_next_token(logits: torch.Tensor, temperature: float = 0.0, top_k: int
         return logits.argmax(dim=-1)
     probs = filter_top_p(filter_top_k(logits.float() / temperature, top_k), top_p).softmax(dim=-1)
     if isinstance(generator, list):
-        return torch.cat([torch.multinomial(row, 1, generator=g) for row, g in zip(probs, generator)])
+        return torch.cat([torch.multinomial(row, 1, generator=g) for row, g in zip(probs, generator, strict=True)])
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
@@ -144,7 +144,7 @@ def generate_ids(model: Qwen3, prompts: list[list[int]], max_new_tokens: int = 2
             token_logprobs = (logits.float().log_softmax(-1).gather(-1, tokens[:, None])[:, 0].tolist()
                               if logprobs else [None] * len(active))
             events, keep = [], []
-            for i, (row, token) in enumerate(zip(active, tokens.tolist())):
+            for i, (row, token) in enumerate(zip(active, tokens.tolist(), strict=True)):
                 generated[row].append(token)
                 finished = token in stop or (stop_fn is not None and stop_fn(generated[row]))
                 events.append((row, token, token_logprobs[i], finished))
