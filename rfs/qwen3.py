@@ -58,6 +58,8 @@ class Qwen3Config:
         kwargs = {k: v for k, v in d.items() if k in known}
         if "head_dim" not in d:  # older configs leave it implicit
             kwargs["head_dim"] = d["hidden_size"] // d["num_attention_heads"]
+        if "rope_theta" not in d and "rope_parameters" in d:  # transformers >= 5 nests it
+            kwargs["rope_theta"] = d["rope_parameters"]["rope_theta"]
         return cls(**kwargs)
 
 

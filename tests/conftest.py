@@ -1,0 +1,68 @@
+"""Shared test fixtures: tiny models and a tiny tokenizer, so every test runs offline in seconds."""
+
+import os
+from pathlib import Path
+
+# No test may reach the network: make huggingface_hub answer from its cache only (set before it is imported).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest  # noqa: E402
+import tokenizers  # noqa: E402
+import torch  # noqa: E402
+
+from rfs.qwen3 import Qwen3, Qwen3Config  # noqa: E402
+from rfs.tokenizer import SPECIAL_TOKENS, Tokenizer  # noqa: E402
+
+SHARED = Path(os.environ.get("RFS_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+QWEN3_TOKENIZER = SHARED / "qwen3-tokenizer" / "tokenizer.json"
+
+TRAINING_TEXT = [
+    "Q: What is 12+7?\nA: Let's think step by step. 12+7=19. The answer is \\boxed{19}.",
+    "The quick brown fox jumps over the lazy dog. Hello there, how are you today?",
+    "<think>\nAdd the tens, then the ones.\n</think>\n\nSo 30+4=34.",
+] * 20
+
+
+@pytest.fixture(scope="session")
+def qwen3_tokenizer() -> Tokenizer:
+    """The real Qwen3 tokenizer from ../shared (skips where it is absent)."""
+    if not QWEN3_TOKENIZER.is_file():
+        pytest.skip(f"the real Qwen3 tokenizer is not at {QWEN3_TOKENIZER} (set RFS_SHARED to the shared folder)")
+    return Tokenizer.from_file(QWEN3_TOKENIZER)
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer_file(tmp_path_factory) -> Path:
+    """A byte-level BPE tokenizer.json with Qwen3's special tokens, trained in a blink on a few sentences."""
+    tok = tokenizers.Tokenizer(tokenizers.models.BPE())
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = tokenizers.decoders.ByteLevel()
+    trainer = tokenizers.trainers.BpeTrainer(vocab_size=320, special_tokens=list(SPECIAL_TOKENS),
+                                             initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(TRAINING_TEXT, trainer)
+    path = tmp_path_factory.mktemp("tokenizer") / "tokenizer.json"
+    tok.save(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_tokenizer_file) -> Tokenizer:
+    """The tiny tokenizer wrapped as an rfs Tokenizer."""
+    return Tokenizer.from_file(tiny_tokenizer_file)
+
+
+def tiny_config(**overrides) -> Qwen3Config:
+    """A 2-layer Qwen3 config small enough for exact CPU tests."""
+    base = dict(vocab_size=320, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, head_dim=16, max_position_embeddings=512, rope_theta=10_000.0)
+    return Qwen3Config(**(base | overrides))
+
+
+@pytest.fixture
+def tiny_model() -> Qwen3:
+    """A random tiny Qwen3 (seeded) in eval mode. Its weights are scaled up so its outputs are not uniform."""
+    torch.manual_seed(0)
+    model = Qwen3(tiny_config()).eval()
+    with torch.no_grad():
+        model.embed_tokens.weight.mul_(20)
+    return model

@@ -1,0 +1,119 @@
+"""Loading checkpoints: a transformers-written model from an offline Hugging Face cache, and clear errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import tiny_config
+
+from rfs.hub import CheckpointError, list_models, load_model, save_model
+from rfs.qwen3 import Qwen3
+
+transformers = pytest.importorskip("transformers", reason="transformers is the test oracle (pip install -e .[dev])")
+
+REPO = "rfs-tests/tiny-qwen3"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def fill_hf_cache(cache, hf_model, tokenizer_file):
+    """Lay a checkpoint out exactly as huggingface_hub's cache does: snapshots/<commit>/ and refs/main."""
+    repo_dir = cache / ("models--" + REPO.replace("/", "--"))
+    snapshot = repo_dir / "snapshots" / COMMIT
+    hf_model.save_pretrained(snapshot, safe_serialization=True)
+    (snapshot / "tokenizer.json").write_bytes(tokenizer_file.read_bytes())
+    (repo_dir / "refs").mkdir()
+    (repo_dir / "refs" / "main").write_text(COMMIT)
+    return snapshot
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_transformers_checkpoint_loads_offline_from_the_hf_cache(tmp_path, tiny_tokenizer_file, tied):
+    torch.manual_seed(3)
+    hf_config = transformers.Qwen3Config(**{k: v for k, v in tiny_config(tie_word_embeddings=tied).to_hf_dict().items()
+                                            if k != "architectures"})
+    hf = transformers.Qwen3ForCausalLM(hf_config).eval()
+    fill_hf_cache(tmp_path / "hub", hf, tiny_tokenizer_file)
+    ids = torch.randint(0, 320, (2, 11))
+    torch.save({"ids": ids, "logits": hf(ids).logits.detach()}, tmp_path / "expected.pt")
+    script = (
+        "import sys, torch, rfs.hub as hub\n"
+        f"model = hub.load_model({REPO!r}, device='cpu')\n"
+        f"tok = hub.load_tokenizer({REPO!r})\n"
+        f"expected = torch.load({str(tmp_path / 'expected.pt')!r})\n"
+        "with torch.no_grad():\n"
+        "    diff = (model(expected['ids']) - expected['logits']).abs().max().item()\n"
+        "print(diff, tok.im_end_id)\n"
+    )
+    env = os.environ | {"HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    diff, im_end = done.stdout.split()
+    assert float(diff) < 1e-4 and int(im_end) > 0
+
+
+def test_offline_model_not_in_cache_names_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(CheckpointError) as error:
+        load_model("qwen3-0.6b")
+    message = str(error.value)
+    assert "Qwen/Qwen3-0.6B" in message and "rfs download qwen3-0.6b" in message and "offline" in message
+
+
+def test_save_and_load_round_trip(tmp_path, tiny_tokenizer_file):
+    torch.manual_seed(0)
+    model = Qwen3(tiny_config()).eval()
+    save_model(model, tmp_path, tokenizer_json=tiny_tokenizer_file)
+    loaded = load_model(tmp_path, device="cpu")
+    ids = torch.randint(0, 320, (1, 9))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(ids), model(ids))
+    assert loaded.lm_head.weight is loaded.embed_tokens.weight  # still tied after loading
+    assert load_model(tmp_path, device="cpu", dtype=torch.bfloat16).embed_tokens.weight.dtype == torch.bfloat16
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    save_model(Qwen3(tiny_config()), tmp_path)
+    return tmp_path
+
+
+def test_missing_weights_file(saved):
+    (saved / "model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="missing weights file .*model.safetensors"):
+        load_model(saved, device="cpu")
+
+
+def test_missing_config(saved):
+    (saved / "config.json").unlink()
+    with pytest.raises(CheckpointError, match="config.json"):
+        load_model(saved, device="cpu")
+
+
+def test_truncated_safetensors(saved):
+    data = (saved / "model.safetensors").read_bytes()
+    (saved / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_model(saved, device="cpu")
+
+
+def test_shape_mismatch_names_the_tensor(saved):
+    config = json.loads((saved / "config.json").read_text())
+    (saved / "config.json").write_text(json.dumps(config | {"intermediate_size": 100}))
+    with pytest.raises(CheckpointError, match=r"layers\.0\.mlp\.gate_proj\.weight has shape \(96, 64\)"):
+        load_model(saved, device="cpu")
+
+
+def test_unknown_name():
+    with pytest.raises(CheckpointError, match="rfs models"):
+        load_model("qwen9-huge")
+
+
+def test_list_models_covers_pocket_and_hub():
+    rows = {row["name"]: row for row in list_models()}
+    assert rows["qwen3-0.6b-base"]["source"] == "Qwen/Qwen3-0.6B-Base"
+    assert rows["pocket-base"]["source"] == "shipped with rfs"
