@@ -1,0 +1,151 @@
+"""Benchmarks behind ``rfs bench``: our generation engine against ``transformers`` on the same weights (appendix E).
+
+Both sides run in one process on identical random weights, each in its best configuration, and the report
+gives ratios, so the numbers mean something on any machine. Decoding one token reads every weight once, so
+its speed limit is ``memory read bandwidth / bytes read per token``; the benchmark measures both and prints
+how close each side gets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from contextlib import nullcontext
+
+import torch
+
+from rfs.generate import generate_ids
+from rfs.qwen3 import CONFIGS, Qwen3, Qwen3Config
+
+# A pocket-sized model: about 5M parameters and a small vocabulary, where per-token overhead dominates.
+POCKET_SIZE = Qwen3Config(vocab_size=1024, hidden_size=256, intermediate_size=768, num_hidden_layers=6,
+                          num_attention_heads=8, num_key_value_heads=4, head_dim=32, max_position_embeddings=1024,
+                          rope_theta=10_000.0)
+
+
+def read_bandwidth(gigabytes: float = 1.0, repeats: int = 5) -> float:
+    """Measured memory read bandwidth in GB/s: the best of ``repeats`` sums over a tensor of ``gigabytes``."""
+    data = torch.ones(int(gigabytes * 1e9) // 4, dtype=torch.float32)
+    data.sum()  # touch the pages once
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        data.sum()
+        best = min(best, time.perf_counter() - start)
+    return gigabytes / best
+
+
+def bytes_per_token(model: Qwen3, batch: int, context: int) -> float:
+    """Bytes one decode step reads: every weight once (the embedding table only as the output head) plus the
+    keys and values of ``context`` cached positions for each of ``batch`` rows."""
+    cfg = model.config
+    weights = sum(p.numel() * p.element_size() for name, p in model.named_parameters()
+                  if name != "embed_tokens.weight" or cfg.tie_word_embeddings)
+    element = next(model.parameters()).element_size()
+    kv = 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * cfg.head_dim * element * context * batch
+    return weights + kv
+
+
+def random_models(config: Qwen3Config, dtype: torch.dtype, with_transformers: bool, seed: int = 0):
+    """An rfs model with random weights and, optionally, transformers' Qwen3ForCausalLM holding the same ones."""
+    torch.manual_seed(seed)
+    model = Qwen3(config).to(dtype).eval()
+    if not with_transformers:
+        return model, None
+    import transformers
+
+    hf_config = transformers.Qwen3Config(**{k: v for k, v in config.to_hf_dict().items() if k != "architectures"})
+    hf = transformers.Qwen3ForCausalLM(hf_config).to(dtype).eval()
+    state = {("model." + k if not k.startswith("lm_head") else k): v for k, v in model.state_dict().items()}
+    hf.load_state_dict(state, strict=not config.tie_word_embeddings)
+    return model, hf
+
+
+def time_rfs(model: Qwen3, prompts: torch.Tensor, new_tokens: int, temperature: float = 0.0,
+             n: int = 1) -> dict:
+    """Seconds to the first token (prefill) and decode tokens/s of our engine; end tokens are ignored."""
+    start = time.perf_counter()
+    steps = generate_ids(model, prompts.tolist(), max_new_tokens=new_tokens, temperature=temperature, n=n, seed=0)
+    next(steps)
+    prefill = time.perf_counter() - start
+    decoded = sum(1 for _ in steps)
+    decode = time.perf_counter() - start - prefill
+    rows = prompts.shape[0] * n
+    return {"prefill_s": prefill, "decode_tok_s": rows * decoded / decode,
+            "total_tok_s": rows * (decoded + 1) / (prefill + decode)}
+
+
+def time_transformers(hf, prompts: torch.Tensor, new_tokens: int, onednn: bool, temperature: float = 0.0,
+                      n: int = 1) -> dict:
+    """The same measurement for ``transformers``' ``generate`` (first token timed apart from the rest)."""
+    sampling = dict(do_sample=temperature > 0, temperature=temperature or None, top_k=None, top_p=None,
+                    num_return_sequences=n, pad_token_id=0, eos_token_id=None)
+    context = nullcontext() if onednn else torch.backends.mkldnn.flags(enabled=False)
+    with context, torch.inference_mode():
+        mask = torch.ones_like(prompts)
+        start = time.perf_counter()
+        hf.generate(prompts, attention_mask=mask, max_new_tokens=1, min_new_tokens=1, **sampling)
+        prefill = time.perf_counter() - start
+        start = time.perf_counter()
+        hf.generate(prompts, attention_mask=mask, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **sampling)
+        total = time.perf_counter() - start
+    rows = prompts.shape[0] * n
+    return {"prefill_s": prefill, "decode_tok_s": rows * (new_tokens - 1) / max(total - prefill, 1e-9),
+            "total_tok_s": rows * new_tokens / total}
+
+
+def bench_generate(args: argparse.Namespace) -> list[dict]:
+    """Run the generation benchmark described by ``args``; return one result row per setting."""
+    torch.set_num_threads(args.threads)
+    dtype = getattr(torch, args.dtype)
+    config = POCKET_SIZE if args.size == "pocket" else CONFIGS[args.size]
+    model, hf = random_models(config, dtype, with_transformers=not args.no_transformers)
+    bandwidth = read_bandwidth()
+    print(f"model {args.size}: {model.num_parameters() / 1e6:.1f}M parameters, {args.dtype}, {args.threads} threads; "
+          f"read bandwidth {bandwidth:.1f} GB/s")
+    rows = []
+    for batch in args.batch:
+        prompts = torch.randint(0, config.vocab_size, (batch, args.prompt_tokens),
+                                generator=torch.Generator().manual_seed(batch))
+        n = args.samples
+        limit = bandwidth * 1e9 / bytes_per_token(model, batch * n, args.prompt_tokens + args.new_tokens // 2)
+        results = {"rfs": time_rfs(model, prompts, args.new_tokens, args.temperature, n)}
+        if hf is not None:
+            for onednn in (True, False):
+                results[f"transformers (oneDNN {'on' if onednn else 'off'})"] = time_transformers(
+                    hf, prompts, args.new_tokens, onednn, args.temperature, n)
+        best_hf = max((v for k, v in results.items() if k != "rfs"), key=lambda r: r["total_tok_s"], default=None)
+        for name, r in results.items():
+            row = {"batch": batch, "samples": n, "engine": name, **r,
+                   "limit_fraction": r["decode_tok_s"] / (batch * n) / limit}
+            if best_hf is not None:
+                row["speedup_vs_best_transformers"] = r["total_tok_s"] / best_hf["total_tok_s"]
+                row["decode_speedup_vs_best_transformers"] = r["decode_tok_s"] / best_hf["decode_tok_s"]
+            rows.append(row)
+            print(f"batch {batch:>2} x {n} {name:<28} prefill {r['prefill_s']:6.2f}s  "
+                  f"decode {r['decode_tok_s']:7.1f} tok/s"
+                  f"  total {r['total_tok_s']:7.1f} tok/s  {100 * row['limit_fraction']:5.1f}% of the bandwidth limit "
+                  f"({limit * batch * n:.1f} tok/s)"
+                  + (f"  x{row['speedup_vs_best_transformers']:.2f} vs best transformers" if best_hf else ""))
+    return rows
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``rfs bench``."""
+    p.add_argument("what", choices=["generate"], help="what to benchmark")
+    p.add_argument("--size", default="0.6b", choices=[*CONFIGS, "pocket"],
+                   help="architecture with random weights: a Qwen3 size or 'pocket' (~5M parameters); default 0.6b")
+    p.add_argument("--batch", type=int, nargs="+", default=[1, 8], help="batch sizes to measure (default 1 8)")
+    p.add_argument("--samples", type=int, default=1, help="samples per prompt, sharing its prefill (default 1)")
+    p.add_argument("--prompt-tokens", type=int, default=64, help="prompt length (default 64)")
+    p.add_argument("--new-tokens", type=int, default=128, help="tokens to generate (default 128)")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); >0 samples")
+    p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"], help="weight dtype")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    p.add_argument("--no-transformers", action="store_true", help="time rfs alone")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Entry point of ``rfs bench``."""
+    bench_generate(args)
+    return 0
