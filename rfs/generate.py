@@ -62,13 +62,20 @@ def sample_next_token(logits: torch.Tensor, temperature: float = 0.0, top_k: int
     ``temperature == 0`` is greedy decoding (the most likely token). Otherwise the logits are divided by the
     temperature, filtered by top-k and top-p, and a token is drawn from the softmax. ``generator`` may be a
     list with one random generator per row, so each row's draws do not depend on the other rows.
+
+    The draw is an "exponential race": token i gets a random waiting time ``E_i / p_i`` with ``E_i`` from an
+    exponential distribution, and the first to arrive wins. It wins with probability exactly ``p_i`` (as
+    ``torch.multinomial`` would pick it), but needs only uniform noise, which each row's generator makes fast.
     """
     if temperature == 0.0:
         return logits.argmax(dim=-1)
     probs = filter_top_p(filter_top_k(logits.float() / temperature, top_k), top_p).softmax(dim=-1)
     if isinstance(generator, list):
-        return torch.cat([torch.multinomial(row, 1, generator=g) for row, g in zip(probs, generator, strict=True)])
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        uniform = torch.stack([torch.rand(probs.shape[-1], generator=g, device=probs.device) for g in generator])
+    else:
+        uniform = torch.rand(probs.shape, generator=generator, device=probs.device)
+    exponential = -torch.log(uniform)  # E_i ~ Exp(1); u = 0 gives an infinite wait, never chosen
+    return (probs / exponential).argmax(dim=-1)
 
 
 def decode_step(model: Qwen3, tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
@@ -125,7 +132,10 @@ def generate_ids(model: Qwen3, prompts: list[list[int]], max_new_tokens: int = 2
     """
     device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
     ids, mask = left_pad(prompts, pad_id)
-    cache = KVCache(model.config, len(prompts), ids.shape[1] + max_new_tokens, device, dtype)
+    # On a CPU the cache is kept in float32: decode attention computes in float32 anyway, and converting the
+    # whole cache every step cost more than the cache's extra bytes.
+    cache_dtype = torch.float32 if device.type == "cpu" else dtype
+    cache = KVCache(model.config, len(prompts), ids.shape[1] + max_new_tokens, device, cache_dtype)
     logits = model(ids.to(device), cache=cache, attention_mask=mask.to(device))[:, -1]  # prefill: (P, V)
     if n > 1:  # share each prompt's prefill among its n samples
         rows = torch.arange(len(prompts), device=device).repeat_interleave(n)

@@ -171,6 +171,20 @@ class KVCache:
 
 # --- The transformer block -----------------------------------------------------------------------------
 
+def decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Attention for a single new token, written out: two small matrix products and a softmax.
+
+    The query heads that share a key/value head all look at the same keys, so they are folded into one axis:
+    ``q`` is (B, K, H/K, E), ``k`` and ``v`` are (B, K, S, E), ``mask`` is None or (B, 1, 1, S). With one query
+    there is nothing causal to hide, only padding. Computing in float32 here is several times faster on a CPU
+    than the fused kernel, which is tuned for long prompts. Returns (B, K, H/K, E).
+    """
+    scores = (q.float() @ k.float().transpose(-1, -2)) * q.shape[-1] ** -0.5  # (B, K, H/K, S)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return (scores.softmax(dim=-1) @ v.float()).to(q.dtype)
+
+
 class Attention(nn.Module):
     """Grouped-query self-attention with per-head RMSNorm on queries and keys (new in Qwen3)."""
 
@@ -195,12 +209,10 @@ class Attention(nn.Module):
         if cache is not None:
             k, v = cache.write(layer, k, v)  # (B, K, S, E)
         if T == 1:
-            # Decoding one token: the query heads that share a key/value head all look at the same keys, so
-            # fold them into the query axis, (B, K, H/K, E), and run one small attention per key/value head.
-            # Same result as grouped-query attention, several times faster for a single query.
-            out = F.scaled_dot_product_attention(q.view(B, self.n_kv_heads, -1, self.head_dim), k, v, attn_mask=mask)
+            out = decode_attention(q.view(B, self.n_kv_heads, -1, self.head_dim), k, v, mask)
         else:  # mask None means plain causal attention
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None, enable_gqa=True)
+            out = F.scaled_dot_product_attention(q, k.to(q.dtype), v.to(q.dtype), attn_mask=mask,
+                                                 is_causal=mask is None, enable_gqa=True)
         out = out.reshape(B, self.n_heads, T, self.head_dim)  # (B, H, T, E)
         return self.o_proj(out.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim))
 
