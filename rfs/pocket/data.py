@@ -1,0 +1,324 @@
+"""Pocket-math: a seeded generator of math problems with worked solutions, for the pocket models.
+
+Every record has the MATH layout ``{problem, solution, answer, level, type, unique_id}``. Seven problem types
+(``FAMILIES``) come in difficulty levels 1-5. Worked solutions are written step by step and take one of
+several valid routes at random (splitting a number by place value, or not; one order of steps or another), and
+a small fraction carry a random slip, as real reasoning text does. Both matter for chapter 4: a model trained
+on such text makes mistakes that differ from sample to sample, which is what lets majority voting help.
+
+The test split is 500 fixed problems; training problems are drawn from another seed and any problem whose
+text is in the test split is skipped, so no test problem is ever trained on.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+SLIP_RATE = 0.06  # fraction of worked solutions with one arithmetic slip that carries through to the answer
+TEST_SEED, TRAIN_SEED = 1234, 42
+TEST_SIZE = 500
+
+
+@dataclass
+class Work:
+    """A worked solution under construction: its lines, and whether a slip may still be made."""
+
+    rng: random.Random
+    may_slip: bool
+    lines: list[str] = field(default_factory=list)
+
+    def result(self, value: int) -> int:
+        """The value written for a step: the true one, or (once per solution) a slightly wrong one."""
+        if self.may_slip and self.rng.random() < 0.35:
+            self.may_slip = False
+            slip = self.rng.choice([-10, -2, -1, 1, 2, 10])
+            return value + (abs(slip) if value >= 0 > value + slip else slip)  # a slip keeps the sign
+        return value
+
+    def say(self, line: str) -> None:
+        """Add a line to the solution."""
+        self.lines.append(line)
+
+
+# --- Arithmetic with steps ------------------------------------------------------------------------------
+
+def place_parts(n: int) -> list[int]:
+    """Split a non-negative number by place value: 4821 -> [4000, 800, 20, 1] (zeros left out)."""
+    digits = str(n)
+    parts = [int(d) * 10 ** (len(digits) - i - 1) for i, d in enumerate(digits)]
+    return [p for p in parts if p] or [0]
+
+
+def add_steps(work: Work, a: int, b: int) -> int:
+    """Write the steps of ``a + b`` (b may be negative); return the value reached."""
+    if b < 0:
+        return sub_steps(work, a, -b)
+    if len(place_parts(b)) == 1 or work.rng.random() < 0.4:  # in one step
+        s = work.result(a + b)
+        work.say(f"{a} + {b} = {s}.")
+        return s
+    parts = place_parts(b)  # split the second number by place value
+    work.say(f"Split {b} into {' + '.join(map(str, parts))}.")
+    total = a
+    for p in parts:
+        s = work.result(total + p)
+        work.say(f"{total} + {p} = {s}.")
+        total = s
+    return total
+
+
+def sub_steps(work: Work, a: int, b: int) -> int:
+    """Write the steps of ``a - b`` (b may be negative); return the value reached."""
+    if b < 0:
+        return add_steps(work, a, -b)
+    if len(place_parts(b)) == 1 or work.rng.random() < 0.4:
+        s = work.result(a - b)
+        work.say(f"{a} - {b} = {s}.")
+        return s
+    parts = place_parts(b)
+    work.say(f"Split {b} into {' + '.join(map(str, parts))}.")
+    total = a
+    for p in parts:
+        s = work.result(total - p)
+        work.say(f"{total} - {p} = {s}.")
+        total = s
+    return total
+
+
+def mul_steps(work: Work, a: int, b: int) -> int:
+    """Write the steps of ``a * b`` for non-negative a, b; return the value reached."""
+    if a < b or (b >= 10 and work.rng.random() < 0.5):  # split the larger or, sometimes, the other factor
+        a, b = b, a
+    if len(place_parts(a)) == 1:  # a single digit, or 40, 300 ...: one step
+        s = work.result(a * b)
+        work.say(f"{a} \\times {b} = {s}.")
+        return s
+    parts = place_parts(a)
+    work.say(f"Split {a} into {' + '.join(map(str, parts))}.")
+    products = []
+    for p in parts:
+        s = work.result(p * b)
+        work.say(f"{p} \\times {b} = {s}.")
+        products.append(s)
+    total = products[0]
+    for p in products[1:]:
+        s = work.result(total + p)
+        work.say(f"{total} + {p} = {s}.")
+        total = s
+    return total
+
+
+def signed(n: int) -> str:
+    """A number as written inside an expression: negative numbers in parentheses."""
+    return f"({n})" if n < 0 else str(n)
+
+
+# --- Problem families ------------------------------------------------------------------------------------
+# Each takes (rng, level, work) and returns (problem text, exact answer as int or (numerator, denominator)).
+
+def family_add_sub(rng: random.Random, level: int, work: Work):
+    """Add and subtract multi-digit whole numbers."""
+    digits = [(2, 1), (2, 2), (3, 2), (3, 3), (4, 3)][level - 1]
+    a = rng.randint(10 ** (digits[0] - 1), 10 ** digits[0] - 1)
+    b = rng.randint(10 ** (digits[1] - 1), 10 ** digits[1] - 1)
+    terms = [a, b] + ([rng.randint(10, 99)] if level >= 4 else [])
+    ops = [rng.choice("+-") for _ in terms[1:]]
+    problem = "What is " + str(terms[0]) + "".join(f" {op} {t}" for op, t in zip(ops, terms[1:], strict=True)) + "?"
+    value = terms[0]
+    for op, t in zip(ops, terms[1:], strict=True):
+        value = add_steps(work, value, t) if op == "+" else sub_steps(work, value, t)
+    true = terms[0]
+    for op, t in zip(ops, terms[1:], strict=True):
+        true = true + t if op == "+" else true - t
+    return problem, true, value
+
+
+def family_multiply(rng: random.Random, level: int, work: Work):
+    """Multiply whole numbers."""
+    digits = [(1, 1), (2, 1), (3, 1), (2, 2), (3, 2)][level - 1]
+    a = rng.randint(max(2, 10 ** (digits[0] - 1)), 10 ** digits[0] - 1)
+    b = rng.randint(max(2, 10 ** (digits[1] - 1)), 10 ** digits[1] - 1)
+    problem = f"What is {a} \\times {b}?"
+    return problem, a * b, mul_steps(work, a, b)
+
+
+def family_expression(rng: random.Random, level: int, work: Work):
+    """Evaluate an expression with parentheses, in the right order."""
+    hi = [9, 20, 30, 50, 99][level - 1]
+    a, b, c = rng.randint(2, hi), rng.randint(2, hi), rng.randint(2, 9)
+    d = rng.randint(2, hi)
+    op = rng.choice("+-")
+    inner_true = a + b if op == "+" else a - b
+    work.say("First the parentheses.")
+    inner = add_steps(work, a, b) if op == "+" else sub_steps(work, a, b)
+    if level <= 2:
+        problem = f"Compute ({a} {op} {b}) \\times {c}."
+        value = mul_steps(work, abs(inner), c) * (1 if inner >= 0 else -1)
+        if inner < 0:
+            work.say(f"The product is negative: {value}.")
+        return problem, inner_true * c, value
+    problem = f"Compute ({a} {op} {b}) \\times {c} - {d}."
+    product = mul_steps(work, abs(inner), c) * (1 if inner >= 0 else -1)
+    if inner < 0:
+        work.say(f"The product is negative: {product}.")
+    work.say("Then subtract.")
+    return problem, inner_true * c - d, sub_steps(work, product, d)
+
+
+def family_negatives(rng: random.Random, level: int, work: Work):
+    """Add and subtract with negative numbers."""
+    hi = [9, 20, 50, 99, 200][level - 1]
+    terms = [rng.randint(-hi, hi) for _ in range(2 + (level >= 3))]
+    ops = [rng.choice("+-") for _ in terms[1:]]
+    rest = "".join(f" {op} {signed(t)}" for op, t in zip(ops, terms[1:], strict=True))
+    problem = f"What is {terms[0]}{rest}?"
+    value = true = terms[0]
+    for op, t in zip(ops, terms[1:], strict=True):
+        step = t if op == "+" else -t
+        if op == "-" and t < 0:
+            work.say(f"Subtracting {signed(t)} is adding {-t}.")
+        elif op == "+" and t < 0:
+            work.say(f"Adding {signed(t)} is subtracting {-t}.")
+        result = work.result(value + step)
+        work.say(f"{value} {'+' if step >= 0 else '-'} {abs(step)} = {result}.")
+        value, true = result, true + step
+    return problem, true, value
+
+
+def family_fractions(rng: random.Random, level: int, work: Work):
+    """Simplify a fraction, or add two fractions and simplify."""
+    if level <= 2:
+        n, d = rng.randint(1, 9), rng.randint(2, 12)
+        k = rng.randint(2, [6, 12][level - 1])
+        problem = f"Simplify \\frac{{{n * k}}}{{{d * k}}}."
+        g = math.gcd(n * k, d * k)
+        work.say(f"The greatest common divisor of {n * k} and {d * k} is {g}.")
+        top, bottom = work.result((n * k) // g), (d * k) // g
+        work.say(f"{n * k} \\div {g} = {top} and {d * k} \\div {g} = {bottom}.")
+        return problem, (n * k, d * k), (top, bottom)
+    hi = [0, 0, 6, 9, 12][level - 1]
+    a, b, c, d = rng.randint(1, hi), rng.randint(2, hi), rng.randint(1, hi), rng.randint(2, hi)
+    problem = f"Compute \\frac{{{a}}}{{{b}}} + \\frac{{{c}}}{{{d}}}."
+    common = b * d if rng.random() < 0.5 else b * d // math.gcd(b, d)  # two valid routes
+    x, y = a * (common // b), c * (common // d)
+    work.say(f"Use the common denominator {common}: \\frac{{{a}}}{{{b}}} = \\frac{{{x}}}{{{common}}} and "
+             f"\\frac{{{c}}}{{{d}}} = \\frac{{{y}}}{{{common}}}.")
+    top = work.result(x + y)
+    work.say(f"{x} + {y} = {top}, so the sum is \\frac{{{top}}}{{{common}}}.")
+    g = math.gcd(top, common)
+    if g > 1:
+        work.say(f"Divide by {g}: {format_fraction((top, common))}.")
+    return problem, (a * d + c * b, b * d), (top, common)
+
+
+def family_equation(rng: random.Random, level: int, work: Work):
+    """Solve a one-variable linear equation ``a x + b = c``."""
+    hi = [5, 9, 12, 20, 30][level - 1]
+    x, a = rng.randint(-hi, hi), rng.randint(2, [3, 5, 9, 9, 12][level - 1])
+    b = rng.randint(-hi * 3, hi * 3) or 1
+    c = a * x + b
+    lhs = f"{a}x {'+' if b > 0 else '-'} {abs(b)}"
+    problem = f"Solve for $x$: ${lhs} = {c}$."
+    if b > 0:
+        work.say(f"Subtract {b} from both sides.")
+        rhs = work.result(c - b)
+        work.say(f"{c} - {b} = {rhs}, so {a}x = {rhs}.")
+    else:
+        work.say(f"Add {-b} to both sides.")
+        rhs = work.result(c - b)
+        work.say(f"{c} + {-b} = {rhs}, so {a}x = {rhs}.")
+    work.say(f"Divide both sides by {a}.")
+    value = rhs // a if rhs % a == 0 else (rhs, a)
+    work.say(f"x = {value if isinstance(value, int) else format_fraction(value)}.")
+    return problem, x, value
+
+
+WORD_TEMPLATES = [
+    ("{name} has {a} marbles and buys {b} bags with {c} marbles in each. How many marbles does {name} have now?",
+     "add_product"),
+    ("A shop had {a} apples. It sold {b} boxes of {c} apples. How many apples are left?", "sub_product"),
+    ("{name} reads {c} pages every day for {b} days, then {a} more pages. How many pages is that in all?",
+     "add_product"),
+]
+NAMES = ["Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Goran", "Hana"]
+
+
+def family_word(rng: random.Random, level: int, work: Work):
+    """Short word problems: a product, then a sum or a difference."""
+    template, kind = rng.choice(WORD_TEMPLATES)
+    hi = [5, 9, 12, 20, 40][level - 1]
+    b, c = rng.randint(2, hi), rng.randint(2, 9)
+    a = rng.randint(b * c if kind == "sub_product" else 1, b * c + [20, 50, 99, 200, 500][level - 1])
+    problem = template.format(name=rng.choice(NAMES), a=a, b=b, c=c)
+    product = mul_steps(work, b, c)
+    if kind == "add_product":
+        return problem, a + b * c, add_steps(work, a, product)
+    return problem, a - b * c, sub_steps(work, a, product)
+
+
+FAMILIES = {
+    "addition and subtraction": family_add_sub,
+    "multiplication": family_multiply,
+    "expressions": family_expression,
+    "negative numbers": family_negatives,
+    "fractions": family_fractions,
+    "linear equations": family_equation,
+    "word problems": family_word,
+}
+
+
+# --- Records ----------------------------------------------------------------------------------------------
+
+def format_fraction(value: int | tuple[int, int]) -> str:
+    """An exact answer in LaTeX: ``7``, ``-3``, ``\\frac{3}{4}`` or ``-\\frac{1}{2}``, always in lowest terms."""
+    if isinstance(value, int):
+        return str(value)
+    n, d = value
+    g = math.gcd(n, d)
+    n, d = n // g, d // g
+    if d < 0:
+        n, d = -n, -d
+    if d == 1:
+        return str(n)
+    return ("-" if n < 0 else "") + f"\\frac{{{abs(n)}}}{{{d}}}"
+
+
+def make_problem(rng: random.Random, family: str, level: int, slips: bool = True) -> dict:
+    """One problem of ``family`` at ``level`` (1-5) with a worked solution ending in ``\\boxed{...}``.
+
+    The record's ``answer`` is always right; with ``slips``, the worked solution may contain one slip and then
+    reaches (and boxes) a wrong value, as a careless human would.
+    """
+    work = Work(rng, may_slip=slips and rng.random() < SLIP_RATE)
+    problem, true, reached = FAMILIES[family](rng, level, work)
+    boxed = format_fraction(reached)
+    work.say(f"The answer is $\\boxed{{{boxed}}}$.")
+    return {"problem": problem, "solution": "\n".join(work.lines), "answer": format_fraction(true),
+            "level": level, "type": family}
+
+
+def generate_records(n: int, seed: int, exclude: set[str] = frozenset(), slips: bool = True,
+                     prefix: str = "pocket") -> list[dict]:
+    """``n`` distinct problems, families and levels drawn uniformly, skipping problem texts in ``exclude``."""
+    rng = random.Random(seed)
+    seen, records = set(exclude), []
+    while len(records) < n:
+        family, level = rng.choice(list(FAMILIES)), rng.randint(1, 5)
+        record = make_problem(rng, family, level, slips)
+        if record["problem"] in seen:
+            continue
+        seen.add(record["problem"])
+        records.append(record | {"unique_id": f"{prefix}/{len(records):06d}"})
+    return records
+
+
+def test_records() -> list[dict]:
+    """The fixed pocket-math test split: 500 problems (their worked solutions carry no slips)."""
+    return generate_records(TEST_SIZE, TEST_SEED, slips=False, prefix="pocket-test")
+
+
+def train_records(n: int, seed: int = TRAIN_SEED) -> list[dict]:
+    """``n`` training problems, none of which appears in the test split."""
+    return generate_records(n, seed, exclude={r["problem"] for r in test_records()}, prefix=f"pocket-train-{seed}")
