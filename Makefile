@@ -1,12 +1,16 @@
-# The two commands of the README are `make site` and `make test`; everything else here serves them.
+# The README's two commands are `make site` and `make test`; everything else here serves them.
 # Each target creates .venv on first use: CPU torch 2.13.0 if no torch is there yet, then rfs with its extras.
 
 PYTHON ?= python3
 VENV := .venv
-BIN := $(VENV)/bin
+BIN := $(abspath $(VENV)/bin)
 STAMP := $(VENV)/.installed
+MATHJAX := book/_static/mathjax/tex-mml-chtml.js
+NBGRADER := PATH="$(BIN):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/autograder" $(BIN)/nbgrader
+ASSIGNMENTS := ch02 ch03
+PORT ?= 8000
 
-.PHONY: install site site-build mathjax test unit lessons assignments lint bench clean
+.PHONY: install site site-build mathjax test assignments lint bench clean
 
 install: $(STAMP)
 
@@ -15,11 +19,35 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e ".[course,dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
-# The whole test suite: unit tests, lessons and solution notebooks (nbmake), then the site build with -W.
-test: install
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+# MathJax 3 from the npm registry, served by the site itself so math renders offline.
+mathjax: $(MATHJAX)
+
+$(MATHJAX):
+	rm -rf build/mathjax && mkdir -p build/mathjax book/_static
+	cd build/mathjax && npm pack --silent mathjax@3.2.2 >/dev/null && tar xzf mathjax-3.2.2.tgz
+	rm -rf book/_static/mathjax && cp -r build/mathjax/package/es5 book/_static/mathjax
+
+# Build the course site; lessons execute on the pocket models (cached in _build/.jupyter_cache).
+site-build: install mathjax
+	PATH="$(BIN):$$PATH" $(BIN)/jupyter-book build . --toc book/_toc.yml --builder html -W -n --keep-going
+
+site: site-build
+	@echo "Serving the course at http://localhost:$(PORT) (Ctrl-C stops)"
+	$(BIN)/python -m http.server $(PORT) --directory _build/html
+
+# Learner versions of the assignments: release/ (ignored) and the committed copies in book/assignments/.
+assignments: install
+	for a in $(ASSIGNMENTS); do $(NBGRADER) generate_assignment $$a --force --log-level=WARN || exit 1; \
+	  mkdir -p book/assignments/$$a && cp release/$$a/$${a}_exercises.ipynb book/assignments/$$a/; done
+
+# The whole test suite: unit tests, lessons and solution notebooks (nbmake), assignments and autograder,
+# the site build with warnings as errors and its rendered pages, then the linter.
+test: install site-build
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 2 --nbmake --nbmake-timeout=600 lessons solutions
 	$(BIN)/ruff check .
 
 lint: install
@@ -29,4 +57,4 @@ bench: install
 	$(BIN)/rfs bench generate
 
 clean:
-	rm -rf _build build release
+	rm -rf _build build release gradebook.db
