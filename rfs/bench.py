@@ -15,6 +15,7 @@ from contextlib import nullcontext
 import torch
 
 from rfs.generate import generate_ids
+from rfs.quantize import quantize_int8
 from rfs.qwen3 import CONFIGS, Qwen3, Qwen3Config
 
 # A pocket-sized model: about 5M parameters and a small vocabulary, where per-token overhead dominates.
@@ -37,12 +38,13 @@ def read_bandwidth(gigabytes: float = 1.0, repeats: int = 5) -> float:
 
 def bytes_per_token(model: Qwen3, batch: int, context: int) -> float:
     """Bytes one decode step reads: every weight once (the embedding table only as the output head) plus the
-    keys and values of ``context`` cached positions for each of ``batch`` rows."""
+    keys and values of ``context`` cached positions for each of ``batch`` rows (float32 cache on a CPU)."""
     cfg = model.config
-    weights = sum(p.numel() * p.element_size() for name, p in model.named_parameters()
-                  if name != "embed_tokens.weight" or cfg.tie_word_embeddings)
-    element = next(model.parameters()).element_size()
-    kv = 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * cfg.head_dim * element * context * batch
+    tensors = dict(model.named_parameters()) | dict(model.named_buffers())
+    weights = sum(t.numel() * t.element_size() for name, t in tensors.items() if name != "embed_tokens.weight")
+    if getattr(model.lm_head, "weight", None) is model.embed_tokens.weight:  # tied: the head reads the table
+        weights += model.embed_tokens.weight.numel() * model.embed_tokens.weight.element_size()
+    kv = 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * cfg.head_dim * 4 * context * batch
     return weights + kv
 
 
@@ -100,6 +102,9 @@ def bench_generate(args: argparse.Namespace) -> list[dict]:
     dtype = getattr(torch, args.dtype)
     config = POCKET_SIZE if args.size == "pocket" else CONFIGS[args.size]
     model, hf = random_models(config, dtype, with_transformers=not args.no_transformers)
+    if args.int8:
+        report_int8_error(model)
+        model = quantize_int8(model)
     bandwidth = read_bandwidth()
     print(f"model {args.size}: {model.num_parameters() / 1e6:.1f}M parameters, {args.dtype}, {args.threads} threads; "
           f"read bandwidth {bandwidth:.1f} GB/s")
@@ -130,6 +135,19 @@ def bench_generate(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def report_int8_error(model: Qwen3) -> None:
+    """Print how far int8 weights move the logits of ``model`` on a random prompt."""
+    import copy
+
+    ids = torch.randint(0, model.config.vocab_size, (1, 64), generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        exact = model(ids).float()
+        approx = quantize_int8(copy.deepcopy(model))(ids).float()
+    agree = (exact.argmax(-1) == approx.argmax(-1)).float().mean().item()
+    print(f"int8 weights: max |logit difference| {(exact - approx).abs().max().item():.3f} "
+          f"(logits span {exact.std().item():.2f} std); top-1 token agrees at {agree:.1%} of positions")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``rfs bench``."""
     p.add_argument("what", choices=["generate"], help="what to benchmark")
@@ -143,6 +161,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"], help="weight dtype")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     p.add_argument("--no-transformers", action="store_true", help="time rfs alone")
+    p.add_argument("--int8", action="store_true", help="int8 weight-only rfs model (reports the logit error)")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -179,6 +179,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="results JSONL; an existing file is resumed")
     p.add_argument("--report", default=None, metavar="RESULTS", help="regrade a results file and summarize it")
     p.add_argument("--plot", default=None, metavar="PNG", help="save a bar chart of accuracy by level")
+    p.add_argument("--int8", action="store_true", help="int8 weight-only model (see rfs.quantize)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -194,6 +195,10 @@ def main(args: argparse.Namespace) -> int:
 
         records = load_dataset(args.dataset, limit=args.limit, path=args.data)
         model, tokenizer = load_model(args.model, device=args.device), load_tokenizer(args.model)
+        if args.int8:
+            from rfs.quantize import quantize_int8
+
+            model = quantize_int8(model)
         temperature = args.temperature if args.temperature is not None else (0.0 if args.samples == 1 else 0.8)
         prompt = "chat" if args.thinking else args.prompt
         results = evaluate(model, tokenizer, records, prompt=prompt, thinking=args.thinking != "off",

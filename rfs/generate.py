@@ -143,7 +143,7 @@ def generate_ids(model: Qwen3, prompts: list[list[int]], max_new_tokens: int = 2
         logits = logits[rows]
     active = list(range(len(prompts) * n))  # rows still generating, in cache order
     generated: dict[int, list[int]] = {r: [] for r in active}
-    base_seed = torch.seed() if seed is None else seed
+    base_seed = int(torch.randint(0, 2**31, ())) if seed is None else seed  # from the global generator
     generators = None
     if temperature > 0:
         generators = [torch.Generator(device=device).manual_seed(base_seed + r % n) for r in active]

@@ -3,7 +3,8 @@
 import re
 from collections import Counter
 
-from rfs.pocket.data import FAMILIES, format_fraction, generate_records, test_records, train_records
+from rfs.pocket import data
+from rfs.pocket.data import FAMILIES, format_fraction, generate_records, train_records
 from rfs.verify import extract_boxed, grade_answer
 
 
@@ -13,7 +14,7 @@ def test_same_seed_same_problems():
 
 
 def test_test_split_is_fixed_unique_and_covers_every_family_and_level():
-    records = test_records()
+    records = data.test_records()
     assert len(records) == 500 and len({r["problem"] for r in records}) == 500
     assert set(Counter(r["type"] for r in records)) == set(FAMILIES)
     assert set(r["level"] for r in records) == {1, 2, 3, 4, 5}
@@ -21,12 +22,12 @@ def test_test_split_is_fixed_unique_and_covers_every_family_and_level():
 
 
 def test_no_test_problem_is_in_training_data():
-    test_problems = {r["problem"] for r in test_records()}
+    test_problems = {r["problem"] for r in data.test_records()}
     assert not test_problems & {r["problem"] for r in train_records(30_000)}
 
 
 def test_test_solutions_are_worked_and_reach_the_answer():
-    for r in test_records():
+    for r in data.test_records():
         assert r["solution"].endswith(f"$\\boxed{{{r['answer']}}}$.")
         assert grade_answer(r["solution"], r["answer"])
 
@@ -47,7 +48,7 @@ def test_several_routes_appear():
 def test_answers_are_in_lowest_terms():
     assert format_fraction((6, 8)) == "\\frac{3}{4}" and format_fraction((-4, 2)) == "-2"
     assert format_fraction((3, -6)) == "-\\frac{1}{2}"
-    for r in test_records():
+    for r in data.test_records():
         if m := re.search(r"\\frac\{(\d+)\}\{(\d+)\}", r["answer"]):
             n, d = int(m.group(1)), int(m.group(2))
             assert d > 1 and all(n % k or d % k for k in range(2, min(n, d) + 1))

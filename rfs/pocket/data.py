@@ -17,6 +17,10 @@ import random
 from dataclasses import dataclass, field
 
 SLIP_RATE = 0.06  # fraction of worked solutions with one arithmetic slip that carries through to the answer
+# How often a step that could be split by place value is done in one go instead. One-go steps are harder
+# for a small model, so its mistakes there vary from sample to sample, while split steps are reliable:
+# the base model's text prefers the quick route (as hurried human text does); careful text splits.
+DIRECT_RATE = {"quick": 0.6, "careful": 0.1}
 TEST_SEED, TRAIN_SEED = 1234, 42
 TEST_SIZE = 500
 
@@ -27,7 +31,12 @@ class Work:
 
     rng: random.Random
     may_slip: bool
+    direct_rate: float = DIRECT_RATE["quick"]
     lines: list[str] = field(default_factory=list)
+
+    def direct(self) -> bool:
+        """Whether this step takes the quick route (one go) rather than the careful one (split)."""
+        return self.rng.random() < self.direct_rate
 
     def result(self, value: int) -> int:
         """The value written for a step: the true one, or (once per solution) a slightly wrong one."""
@@ -55,7 +64,7 @@ def add_steps(work: Work, a: int, b: int) -> int:
     """Write the steps of ``a + b`` (b may be negative); return the value reached."""
     if b < 0:
         return sub_steps(work, a, -b)
-    if len(place_parts(b)) == 1 or work.rng.random() < 0.4:  # in one step
+    if len(place_parts(b)) == 1 or work.direct():  # in one step
         s = work.result(a + b)
         work.say(f"{a} + {b} = {s}.")
         return s
@@ -73,7 +82,7 @@ def sub_steps(work: Work, a: int, b: int) -> int:
     """Write the steps of ``a - b`` (b may be negative); return the value reached."""
     if b < 0:
         return add_steps(work, a, -b)
-    if len(place_parts(b)) == 1 or work.rng.random() < 0.4:
+    if len(place_parts(b)) == 1 or work.direct():
         s = work.result(a - b)
         work.say(f"{a} - {b} = {s}.")
         return s
@@ -91,7 +100,7 @@ def mul_steps(work: Work, a: int, b: int) -> int:
     """Write the steps of ``a * b`` for non-negative a, b; return the value reached."""
     if a < b or (b >= 10 and work.rng.random() < 0.5):  # split the larger or, sometimes, the other factor
         a, b = b, a
-    if len(place_parts(a)) == 1:  # a single digit, or 40, 300 ...: one step
+    if len(place_parts(a)) == 1 or work.direct():  # 7 x 8, 40 x 3 ...: one step; or the quick route
         s = work.result(a * b)
         work.say(f"{a} \\times {b} = {s}.")
         return s
@@ -285,13 +294,14 @@ def format_fraction(value: int | tuple[int, int]) -> str:
     return ("-" if n < 0 else "") + f"\\frac{{{abs(n)}}}{{{d}}}"
 
 
-def make_problem(rng: random.Random, family: str, level: int, slips: bool = True) -> dict:
+def make_problem(rng: random.Random, family: str, level: int, slips: bool = True, style: str = "quick") -> dict:
     """One problem of ``family`` at ``level`` (1-5) with a worked solution ending in ``\\boxed{...}``.
 
     The record's ``answer`` is always right; with ``slips``, the worked solution may contain one slip and then
-    reaches (and boxes) a wrong value, as a careless human would.
+    reaches (and boxes) a wrong value, as a careless human would. ``style`` ("quick" or "careful") sets how
+    often steps are done in one go rather than split by place value.
     """
-    work = Work(rng, may_slip=slips and rng.random() < SLIP_RATE)
+    work = Work(rng, may_slip=slips and rng.random() < SLIP_RATE, direct_rate=DIRECT_RATE[style])
     problem, true, reached = FAMILIES[family](rng, level, work)
     boxed = format_fraction(reached)
     work.say(f"The answer is $\\boxed{{{boxed}}}$.")
@@ -300,13 +310,13 @@ def make_problem(rng: random.Random, family: str, level: int, slips: bool = True
 
 
 def generate_records(n: int, seed: int, exclude: set[str] = frozenset(), slips: bool = True,
-                     prefix: str = "pocket") -> list[dict]:
+                     prefix: str = "pocket", style: str = "quick") -> list[dict]:
     """``n`` distinct problems, families and levels drawn uniformly, skipping problem texts in ``exclude``."""
     rng = random.Random(seed)
     seen, records = set(exclude), []
     while len(records) < n:
         family, level = rng.choice(list(FAMILIES)), rng.randint(1, 5)
-        record = make_problem(rng, family, level, slips)
+        record = make_problem(rng, family, level, slips, style)
         if record["problem"] in seen:
             continue
         seen.add(record["problem"])
@@ -319,6 +329,7 @@ def test_records() -> list[dict]:
     return generate_records(TEST_SIZE, TEST_SEED, slips=False, prefix="pocket-test")
 
 
-def train_records(n: int, seed: int = TRAIN_SEED) -> list[dict]:
-    """``n`` training problems, none of which appears in the test split."""
-    return generate_records(n, seed, exclude={r["problem"] for r in test_records()}, prefix=f"pocket-train-{seed}")
+def train_records(n: int, seed: int = TRAIN_SEED, style: str = "quick") -> list[dict]:
+    """``n`` training problems, none of which appears in the test split; worked solutions in ``style``."""
+    return generate_records(n, seed, exclude={r["problem"] for r in test_records()}, prefix=f"pocket-train-{seed}",
+                            style=style)

@@ -42,10 +42,12 @@ TOY_CONFIG = Qwen3Config(vocab_size=512, hidden_size=64, intermediate_size=128, 
 
 # Plain dicts: what each preset trains on and for how long. ``quick`` shrinks any preset to a toy run for tests.
 PRESETS: dict[str, dict] = {
-    "base": {"documents": "base", "problems": 300_000, "worked_fraction": 0.3, "steps": 2000, "batch_size": 32,
-             "seq_len": 256, "lr": 2e-3, "warmup": 200, "init": None},
-    "reasoning": {"documents": "reasoning", "problems": 80_000, "worked_fraction": 0.3, "steps": 600,
-                  "batch_size": 32, "seq_len": 256, "lr": 6e-4, "warmup": 50, "init": "pocket-base"},
+    "base": {"documents": "base", "style": "quick", "problems": 300_000, "worked_fraction": 0.3, "steps": 2000,
+             "batch_size": 32, "seq_len": 256, "lr": 2e-3, "warmup": 200, "init": None},
+    # The reasoning model learns from careful worked solutions, as thinking models are trained on long,
+    # careful chains of thought.
+    "reasoning": {"documents": "reasoning", "style": "careful", "problems": 80_000, "worked_fraction": 0.3,
+                  "steps": 600, "batch_size": 32, "seq_len": 256, "lr": 6e-4, "warmup": 50, "init": "pocket-base"},
 }
 QUICK = {"problems": 2000, "steps": 30, "batch_size": 8, "seq_len": 64, "warmup": 5}
 CHECKPOINT_EVERY = 200
@@ -126,7 +128,7 @@ def plot_loss(log_path: Path, png_path: Path) -> Path:
 
 def prepare(preset: dict, work_dir: Path, quick: bool, seed: int) -> tuple[Qwen3, Tokenizer, Path]:
     """The starting model and tokenizer of a preset (a fresh model and a new BPE for base)."""
-    records = train_records(preset["problems"], seed=seed)
+    records = train_records(preset["problems"], seed=seed, style=preset["style"])
     if preset["init"] is None:
         texts = [base_document(r, worked=True) for r in records[:20_000]]
         tokenizer_file = save_bpe(train_bpe(texts, (TOY_CONFIG if quick else POCKET_CONFIG).vocab_size),
@@ -155,8 +157,8 @@ def train(preset_name: str, out_dir: str | Path | None = None, work_dir: str | P
     work_dir.mkdir(parents=True, exist_ok=True)
     model, tokenizer, tokenizer_file = prepare(preset, work_dir, quick, seed)
     model.train()
-    stream = token_stream(tokenizer, make_documents(preset, train_records(preset["problems"], seed=seed),
-                                                    tokenizer, seed))
+    records = train_records(preset["problems"], seed=seed, style=preset["style"])
+    stream = token_stream(tokenizer, make_documents(preset, records, tokenizer, seed))
     optimizer = torch.optim.AdamW(model.parameters(), lr=preset["lr"], betas=(0.9, 0.95), weight_decay=0.1)
     checkpoint, log_path = work_dir / "checkpoint.pt", work_dir / "log.jsonl"
     start = 0
