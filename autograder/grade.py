@@ -100,7 +100,7 @@ def assemble(source_nb, submission_nb) -> tuple[object, dict[str, str]]:
             mine = submitted.get(grade_id)
             if mine is None:
                 zero[part] = "the test cell was deleted"
-            elif mine.source.strip() != HIDDEN.sub("", cell.source).strip():
+            elif HIDDEN.sub("", mine.source).strip() != HIDDEN.sub("", cell.source).strip():
                 zero[part] = "the locked test cell was edited"
             cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"grade_id": grade_id}))
         elif cell.cell_type == "code":

@@ -13,7 +13,7 @@ from test_assignments import ROOT, make_course, nbgrader
 
 from autograder.grade import assemble, imported_references
 
-SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION\n?", re.DOTALL)
+SOLUTION = re.compile(r"[ \t]*### BEGIN SOLUTION\n(.*?)[ \t]*### END SOLUTION\n?", re.DOTALL)
 
 
 def submission(release: Path, source: Path, bodies: dict[str, str] | None = None) -> nbformat.NotebookNode:
