@@ -106,8 +106,9 @@ def bench_generate(args: argparse.Namespace) -> list[dict]:
         report_int8_error(model)
         model = quantize_int8(model)
     bandwidth = read_bandwidth()
-    print(f"model {args.size}: {model.num_parameters() / 1e6:.1f}M parameters, {args.dtype}, {args.threads} threads; "
-          f"read bandwidth {bandwidth:.1f} GB/s")
+    weights_mb = bytes_per_token(model, 0, 0) / 1e6
+    print(f"model {args.size}: {weights_mb:.0f} MB of weights read per token{' (int8)' if args.int8 else ''}, "
+          f"{args.dtype}, {args.threads} threads; read bandwidth {bandwidth:.1f} GB/s")
     rows = []
     for batch in args.batch:
         prompts = torch.randint(0, config.vocab_size, (batch, args.prompt_tokens),
