@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        return 0
     except Exception as error:  # report library errors as one clear line, not a traceback
         from rfs.hub import CheckpointError
 
