@@ -48,7 +48,8 @@ def bytes_per_token(model: Qwen3, batch: int, context: int) -> float:
     return weights + kv
 
 
-def random_models(config: Qwen3Config, dtype: torch.dtype, with_transformers: bool, seed: int = 0):
+def random_models(config: Qwen3Config, dtype: torch.dtype, with_transformers: bool,
+                  seed: int = 0) -> tuple[Qwen3, object]:
     """An rfs model with random weights and, optionally, transformers' Qwen3ForCausalLM holding the same ones."""
     torch.manual_seed(seed)
     model = Qwen3(config).to(dtype).eval()

@@ -29,6 +29,10 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sympy
 
 TIME_LIMIT = 5.0  # seconds per grade_answer call
 MAX_ANSWER_CHARS = 1000  # longer "answers" are rejected, not parsed
@@ -149,7 +153,7 @@ _CHOICE = re.compile(r"^\(?([A-Ea-e])\)?$")
 _MATRIX = re.compile(r"^\\begin\{[pbv]?matrix\}(.*)\\end\{[pbv]?matrix\}$")
 
 
-def answer_structure(s: str):
+def answer_structure(s: str) -> tuple:
     """Describe a normalized answer as ("choice", letter), ("matrix", rows), ("interval"/"tuple", brackets,
     items), ("union", parts), ("list", items) or ("scalar", s)."""
     if m := _CHOICE.match(s):
@@ -249,22 +253,26 @@ class Parser:
         self.sp, self.tokens, self.i, self.depth = sympy, tokens, 0, 0
 
     def peek(self) -> str | None:
+        """The next token, or None at the end."""
         return self.tokens[self.i] if self.i < len(self.tokens) else None
 
     def take(self, expected: str | None = None) -> str:
+        """Consume the next token (which must be ``expected`` if given)."""
         token = self.peek()
         if token is None or (expected is not None and token != expected):
             raise Reject(f"expected {expected!r}, found {token!r}")
         self.i += 1
         return token
 
-    def parse(self):
+    def parse(self) -> sympy.Expr:
+        """The whole token list as one expression."""
         value = self.expr()
         if self.peek() is not None:
             raise Reject(f"unexpected {self.peek()!r}")
         return value
 
-    def expr(self):
+    def expr(self) -> sympy.Expr:
+        """A sum or difference of terms."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise Reject("nested too deeply")
@@ -274,7 +282,8 @@ class Parser:
         self.depth -= 1
         return value
 
-    def term(self):
+    def term(self) -> sympy.Expr:
+        """A product or quotient of factors, written or implicit."""
         value = self.unary()
         while True:
             token = self.peek()
@@ -289,7 +298,8 @@ class Parser:
             else:
                 return value
 
-    def unary(self):
+    def unary(self) -> sympy.Expr:
+        """A signed power."""
         if self.peek() == "-":
             self.take()
             return -self.unary()
@@ -297,7 +307,8 @@ class Parser:
             self.take()
         return self.power()
 
-    def power(self):
+    def power(self) -> sympy.Expr:
+        """``base ^ exponent`` (right-associative), size-checked."""
         base = self.postfix()
         if self.peek() != "^":
             return base
@@ -305,7 +316,8 @@ class Parser:
         exponent = self.unary()
         return self.safe_power(base, exponent)
 
-    def safe_power(self, base, exponent):
+    def safe_power(self, base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
+        """``base ** exponent``, rejected when the result would have too many digits."""
         if exponent.is_number and base.is_number:
             e = abs(complex(exponent.evalf(15)))
             b = abs(complex(base.evalf(15)))
@@ -315,7 +327,8 @@ class Parser:
             raise Reject("power too large")
         return base ** exponent
 
-    def postfix(self):
+    def postfix(self) -> sympy.Expr:
+        """An atom followed by factorials."""
         value = self.atom()
         while self.peek() == "!":
             self.take()
@@ -324,7 +337,7 @@ class Parser:
             value = self.sp.factorial(value)
         return value
 
-    def group(self):
+    def group(self) -> sympy.Expr:
         """``{expr}`` or a single atom, as the argument of \\frac or \\sqrt."""
         if self.peek() == "{":
             self.take("{")
@@ -333,7 +346,8 @@ class Parser:
             return value
         return self.atom()
 
-    def atom(self):
+    def atom(self) -> sympy.Expr:
+        """A number, variable, constant, bracketed expression, \\frac, \\sqrt or function call."""
         sp, token = self.sp, self.take()
         if token[0].isdigit() or token[0] == ".":
             return sp.Rational(token)  # exact: "0.5" is 1/2, "0.333" is 333/1000
@@ -364,7 +378,7 @@ class Parser:
         raise Reject(f"unsupported token {token!r}")
 
 
-def to_sympy(s: str):
+def to_sympy(s: str) -> sympy.Expr:
     """Parse a normalized answer into a sympy expression (raises Reject outside the supported subset)."""
     if len(s) > MAX_ANSWER_CHARS:
         raise Reject("too long")
@@ -372,7 +386,7 @@ def to_sympy(s: str):
     return Parser(tokenize(s)).parse()
 
 
-def values_equal(x, y) -> bool:
+def values_equal(x: sympy.Expr, y: sympy.Expr) -> bool:
     """Exact equality of two sympy expressions: numbers by value, formulas by agreeing at random points."""
     import sympy
 
@@ -452,6 +466,7 @@ class _Judge:
         self.answers: queue.Queue = queue.Queue()
 
     def start(self) -> None:
+        """Start a fresh helper process and the thread that reads its answers."""
         self.process = subprocess.Popen([sys.executable, "-c", "from rfs.verify import serve_judge; serve_judge()"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         text=True, bufsize=1)
@@ -464,6 +479,7 @@ class _Judge:
             answers.put(line.strip() == "true")
 
     def ask(self, a: str, b: str, timeout: float) -> bool:
+        """``equivalent(a, b)`` computed by the helper, or False if it takes longer than ``timeout`` s."""
         with self.lock:
             if self.process is None or self.process.poll() is not None:
                 self.start()

@@ -125,9 +125,12 @@ def signed(n: int) -> str:
 
 
 # --- Problem families ------------------------------------------------------------------------------------
-# Each takes (rng, level, work) and returns (problem text, exact answer as int or (numerator, denominator)).
+# Each takes (rng, level, work) and returns (problem text, true answer, value the worked solution reached);
+# answers are ints or (numerator, denominator) pairs.
 
-def family_add_sub(rng: random.Random, level: int, work: Work):
+Answer = int | tuple[int, int]
+
+def family_add_sub(rng: random.Random, level: int, work: Work) -> tuple[str, Answer, Answer]:
     """Add and subtract multi-digit whole numbers."""
     digits = [(2, 1), (2, 2), (3, 2), (3, 3), (4, 3)][level - 1]
     a = rng.randint(10 ** (digits[0] - 1), 10 ** digits[0] - 1)
@@ -144,7 +147,7 @@ def family_add_sub(rng: random.Random, level: int, work: Work):
     return problem, true, value
 
 
-def family_multiply(rng: random.Random, level: int, work: Work):
+def family_multiply(rng: random.Random, level: int, work: Work) -> tuple[str, Answer, Answer]:
     """Multiply whole numbers."""
     digits = [(1, 1), (2, 1), (3, 1), (2, 2), (3, 2)][level - 1]
     a = rng.randint(max(2, 10 ** (digits[0] - 1)), 10 ** digits[0] - 1)
@@ -153,7 +156,7 @@ def family_multiply(rng: random.Random, level: int, work: Work):
     return problem, a * b, mul_steps(work, a, b)
 
 
-def family_expression(rng: random.Random, level: int, work: Work):
+def family_expression(rng: random.Random, level: int, work: Work) -> tuple[str, Answer, Answer]:
     """Evaluate an expression with parentheses, in the right order."""
     hi = [9, 20, 30, 50, 99][level - 1]
     a, b, c = rng.randint(2, hi), rng.randint(2, hi), rng.randint(2, 9)
@@ -176,7 +179,7 @@ def family_expression(rng: random.Random, level: int, work: Work):
     return problem, inner_true * c - d, sub_steps(work, product, d)
 
 
-def family_negatives(rng: random.Random, level: int, work: Work):
+def family_negatives(rng: random.Random, level: int, work: Work) -> tuple[str, Answer, Answer]:
     """Add and subtract with negative numbers."""
     hi = [9, 20, 50, 99, 200][level - 1]
     terms = [rng.randint(-hi, hi) for _ in range(2 + (level >= 3))]
@@ -196,7 +199,7 @@ def family_negatives(rng: random.Random, level: int, work: Work):
     return problem, true, value
 
 
-def family_fractions(rng: random.Random, level: int, work: Work):
+def family_fractions(rng: random.Random, level: int, work: Work) -> tuple[str, Answer, Answer]:
     """Simplify a fraction, or add two fractions and simplify."""
     if level <= 2:
         n, d = rng.randint(1, 9), rng.randint(2, 12)
@@ -222,7 +225,7 @@ def family_fractions(rng: random.Random, level: int, work: Work):
     return problem, (a * d + c * b, b * d), (top, common)
 
 
-def family_equation(rng: random.Random, level: int, work: Work):
+def family_equation(rng: random.Random, level: int, work: Work) -> tuple[str, Answer, Answer]:
     """Solve a one-variable linear equation ``a x + b = c``."""
     hi = [5, 9, 12, 20, 30][level - 1]
     x, a = rng.randint(-hi, hi), rng.randint(2, [3, 5, 9, 9, 12][level - 1])
@@ -254,7 +257,7 @@ WORD_TEMPLATES = [
 NAMES = ["Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Goran", "Hana"]
 
 
-def family_word(rng: random.Random, level: int, work: Work):
+def family_word(rng: random.Random, level: int, work: Work) -> tuple[str, Answer, Answer]:
     """Short word problems: a product, then a sum or a difference."""
     template, kind = rng.choice(WORD_TEMPLATES)
     hi = [5, 9, 12, 20, 40][level - 1]

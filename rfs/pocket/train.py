@@ -85,7 +85,8 @@ def token_stream(tokenizer: Tokenizer, documents: list[str]) -> torch.Tensor:
     return torch.tensor([i for e in encodings for i in e.ids], dtype=torch.long)
 
 
-def sample_batch(stream: torch.Tensor, batch_size: int, seq_len: int, generator: torch.Generator):
+def sample_batch(stream: torch.Tensor, batch_size: int, seq_len: int,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Random windows of the stream: inputs (B, T) and targets (B, T), the same tokens shifted by one."""
     starts = torch.randint(0, len(stream) - seq_len - 1, (batch_size,), generator=generator)
     windows = torch.stack([stream[s:s + seq_len + 1] for s in starts.tolist()])
