@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from conftest import tiny_config
 
@@ -68,3 +69,29 @@ def test_killed_rfs_eval_resumes_to_exactly_one_record_per_problem(tmp_path, tin
     ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
     assert len(ids) == 24 and len(set(ids)) == 24
     assert "accuracy" in done.stdout
+
+
+def test_pass_at_k_matches_the_closed_form():
+    from math import comb
+
+    from rfs.scaling import pass_at_k
+
+    assert pass_at_k(10, 0, 3) == 0.0 and pass_at_k(10, 8, 3) == 1.0  # too few wrong samples to fill 3 draws
+    assert pass_at_k(5, 1, 1) == pytest.approx(0.2)
+    assert pass_at_k(4, 2, 2) == pytest.approx(1 - 1 / 6)  # both draws wrong: C(2,2)/C(4,2)
+    for n, c, k in [(20, 3, 5), (100, 37, 10), (8, 4, 8)]:
+        assert pass_at_k(n, c, k) == pytest.approx(1 - comb(n - c, k) / comb(n, k))
+    with pytest.raises(ValueError):
+        pass_at_k(3, 4, 1)
+
+
+def test_best_of_n_scorers():
+    from rfs.generate import Completion
+    from rfs.scaling import best_of_n
+
+    short = Completion("\\boxed{1}", [1, 2], "stop", [-0.5, -0.5])
+    long = Completion("so \\boxed{2}", [1, 2, 3, 4], "stop", [-0.1, -0.1, -0.1, -0.3])
+    unfinished = Completion("no answer", [1], "length", [-0.01])
+    assert best_of_n([short, long], "logprob") is long  # -0.6 beats -1.0
+    assert best_of_n([short, long], "mean-logprob") is long
+    assert best_of_n([unfinished, long, short], "heuristic") is short  # boxed, finished, shortest
