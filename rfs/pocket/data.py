@@ -199,30 +199,44 @@ def family_negatives(rng: random.Random, level: int, work: Work) -> tuple[str, A
     return problem, true, value
 
 
+PRIMES = [p for p in range(2, 150) if all(p % q for q in range(2, p))]
+
+
+def simplify_steps(work: Work, n: int, d: int) -> tuple[int, int]:
+    """Write the steps of simplifying n/d: divide both by a common prime, one prime at a time.
+
+    Any common prime is a valid next step, so the order varies from solution to solution; a greatest common
+    divisor found in one go would be a hard guess for a small model.
+    """
+    while common := [p for p in PRIMES if n % p == 0 and d % p == 0]:
+        p = work.rng.choice(common)
+        top, bottom = work.result(n // p), d // p
+        work.say(f"Both {n} and {d} are divisible by {p}: {n} \\div {p} = {top} and {d} \\div {p} = {bottom}.")
+        n, d = top, bottom
+    return n, d
+
+
 def family_fractions(rng: random.Random, level: int, work: Work) -> tuple[str, Answer, Answer]:
     """Simplify a fraction, or add two fractions and simplify."""
     if level <= 2:
         n, d = rng.randint(1, 9), rng.randint(2, 12)
         k = rng.randint(2, [6, 12][level - 1])
         problem = f"Simplify \\frac{{{n * k}}}{{{d * k}}}."
-        g = math.gcd(n * k, d * k)
-        work.say(f"The greatest common divisor of {n * k} and {d * k} is {g}.")
-        top, bottom = work.result((n * k) // g), (d * k) // g
-        work.say(f"{n * k} \\div {g} = {top} and {d * k} \\div {g} = {bottom}.")
-        return problem, (n * k, d * k), (top, bottom)
+        return problem, (n * k, d * k), simplify_steps(work, n * k, d * k)
     hi = [0, 0, 6, 9, 12][level - 1]
     a, b, c, d = rng.randint(1, hi), rng.randint(2, hi), rng.randint(1, hi), rng.randint(2, hi)
     problem = f"Compute \\frac{{{a}}}{{{b}}} + \\frac{{{c}}}{{{d}}}."
     common = b * d if rng.random() < 0.5 else b * d // math.gcd(b, d)  # two valid routes
-    x, y = a * (common // b), c * (common // d)
-    work.say(f"Use the common denominator {common}: \\frac{{{a}}}{{{b}}} = \\frac{{{x}}}{{{common}}} and "
-             f"\\frac{{{c}}}{{{d}}} = \\frac{{{y}}}{{{common}}}.")
-    top = work.result(x + y)
-    work.say(f"{x} + {y} = {top}, so the sum is \\frac{{{top}}}{{{common}}}.")
-    g = math.gcd(top, common)
-    if g > 1:
-        work.say(f"Divide by {g}: {format_fraction((top, common))}.")
-    return problem, (a * d + c * b, b * d), (top, common)
+    work.say(f"Use the common denominator {common}.")
+    numerators = []
+    for numerator, denominator in [(a, b), (c, d)]:
+        factor = common // denominator
+        numerators.append(work.result(numerator * factor))
+        work.say(f"{common} \\div {denominator} = {factor}, so \\frac{{{numerator}}}{{{denominator}}} = "
+                 f"\\frac{{{numerators[-1]}}}{{{common}}}.")
+    top = work.result(sum(numerators))
+    work.say(f"{numerators[0]} + {numerators[1]} = {top}, so the sum is \\frac{{{top}}}{{{common}}}.")
+    return problem, (a * d + c * b, b * d), simplify_steps(work, top, common)
 
 
 def family_equation(rng: random.Random, level: int, work: Work) -> tuple[str, Answer, Answer]:
