@@ -127,9 +127,9 @@ def plot_loss(log_path: Path, png_path: Path) -> Path:
     return png_path
 
 
-def prepare(preset: dict, work_dir: Path, quick: bool, seed: int) -> tuple[Qwen3, Tokenizer, Path]:
-    """The starting model and tokenizer of a preset (a fresh model and a new BPE for base)."""
-    records = train_records(preset["problems"], seed=seed, style=preset["style"])
+def prepare(preset: dict, records: list[dict], work_dir: Path, quick: bool,
+            seed: int) -> tuple[Qwen3, Tokenizer, Path]:
+    """The starting model and tokenizer of a preset (a fresh model and a BPE trained on ``records`` for base)."""
     if preset["init"] is None:
         texts = [base_document(r, worked=True) for r in records[:20_000]]
         tokenizer_file = save_bpe(train_bpe(texts, (TOY_CONFIG if quick else POCKET_CONFIG).vocab_size),
@@ -156,9 +156,9 @@ def train(preset_name: str, out_dir: str | Path | None = None, work_dir: str | P
     work_dir = Path(work_dir or f"runs/pocket-{preset_name}{'-quick' if quick else ''}")
     out_dir = Path(out_dir or work_dir / "model")
     work_dir.mkdir(parents=True, exist_ok=True)
-    model, tokenizer, tokenizer_file = prepare(preset, work_dir, quick, seed)
-    model.train()
     records = train_records(preset["problems"], seed=seed, style=preset["style"])
+    model, tokenizer, tokenizer_file = prepare(preset, records, work_dir, quick, seed)
+    model.train()
     stream = token_stream(tokenizer, make_documents(preset, records, tokenizer, seed))
     optimizer = torch.optim.AdamW(model.parameters(), lr=preset["lr"], betas=(0.9, 0.95), weight_decay=0.1)
     checkpoint, log_path = work_dir / "checkpoint.pt", work_dir / "log.jsonl"
