@@ -53,6 +53,8 @@ def load_dataset(name: str, split: str = "test", limit: int | None = None,
 
         records = test_records() if split == "test" else train_records(limit or 10_000)
     elif name == "math500":
+        if split != "test":
+            raise ValueError("MATH-500 has only a 'test' split")
         records = load_math500(path)
     else:
         raise ValueError(f"unknown dataset {name!r}: use 'pocket-math' or 'math500'")

@@ -7,9 +7,10 @@ be right, fast and unbreakable:
 2. **Normalize** LaTeX spelling that does not change the value (``\\dfrac`` -> ``\\frac``, ``\\left(``,
    ``\\text{cm}``, ``50\\%``, ``1{,}000``, unicode minus, spaces ...).
 3. **Compare** in stages: equal strings; then structure (tuples keep order, solution lists do not, intervals
-   keep their brackets, matrices their shape); then each value exactly, with sympy: ``0.5`` equals
-   ``\\frac{1}{2}`` but ``0.333`` does not, and ``1.414`` does not equal ``\\sqrt{2}`` (decimals are read as
-   exact rationals, so only a tiny tolerance remains for sympy's own numerics).
+   keep their brackets, matrices their shape; ``x=5`` is ``5``, ``x>5`` is ``(5,\\infty)``, ``1\\pm\\sqrt{5}``
+   is two solutions); then each value exactly, with sympy: ``0.5`` equals ``\\frac{1}{2}`` but ``0.333`` does
+   not, and ``1.414`` does not equal ``\\sqrt{2}`` (decimals are read as exact rationals, and what sympy cannot
+   settle exactly is compared to 45 significant digits, far beyond any decimal a person writes).
 
 Model output is never evaluated as Python (``sympify`` would run ``eval``): a small parser of our own turns
 the LaTeX/ASCII subset into sympy objects, and rejects anything outside it. Work is bounded before it starts
@@ -21,14 +22,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import queue
 import random
 import re
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -96,10 +100,13 @@ def extract_answer(text: str) -> str | None:
 
 _REMOVE = ["\\left", "\\right", "\\!", "\\,", "\\;", "\\:", "\\quad", "\\qquad", "\\displaystyle", "\\$", "$",
            "^\\circ", "^{\\circ}", "°", "\\%", "%", "\\(", "\\)", "\\[", "\\]"]
-_REPLACE = {"\\dfrac": "\\frac", "\\tfrac": "\\frac", "−": "-", "–": "-", "×": "\\times", "·": "\\cdot",
-            "π": "\\pi", "√": "\\sqrt", "∞": "\\infty", "\\le ": "\\leq ", "{,}": ",", "\\{": "{", "\\}": "}"}
+_REPLACE = {"\\dfrac": "\\frac", "\\tfrac": "\\frac", "\\cfrac": "\\frac", "\\varnothing": "\\emptyset",
+            "−": "-", "–": "-", "×": "\\times", "·": "\\cdot", "π": "\\pi", "√": "\\sqrt", "∞": "\\infty",
+            "≤": "\\leq", "≥": "\\geq", "\\le ": "\\leq ", "{,}": ",", "\\{": "{", "\\}": "}"}
 _TEXT = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname|boldsymbol)\s*\{([^{}]*)\}")
-_UNITS = re.compile(r"^(.*?\d)\s*(?:(?!pi\b)[a-zA-Z]{2,}\.?\s*)+(?:\^?\d)?$")  # "12 cm" but not "12 pi"
+# Trailing words after a value are units ("12 cm^2", "\\frac{270}7 degrees"), but not "12 pi" or a "\\pi".
+_UNITS = re.compile(r"(?<=[\d})])\s*(?:(?<![\\a-zA-Z])(?!pi\b)[a-zA-Z]{2,}\.?\s*)+(?:\^\{?\d\}?)?$")
+_CONJUNCTION = re.compile(r"\\(?:text|mbox|textrm)\s*\{\s*(?:and|or)\s*\}|\s+(?:and|or)\s+")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 
 
@@ -107,22 +114,24 @@ def normalize_answer(answer: str) -> str:
     """A canonical spelling of an answer, for comparing strings. Spaces are removed at the end.
 
     Examples: ``\\dfrac{1}{2}`` -> ``\\frac{1}{2}``; ``\\text{(B)}`` -> ``(B)``; ``10\\%`` -> ``10``;
-    ``12 \\text{ cm}^2`` -> ``12``; ``1,000`` -> ``1000``; ``\\frac 59`` -> ``\\frac{5}{9}``; ``x = 5`` stays.
+    ``12 \\text{ cm}^2`` -> ``12``; ``1,000`` -> ``1000``; ``\\frac 59`` -> ``\\frac{5}{9}``;
+    ``1 \\text{ or } 2`` -> ``1,2``; ``x \\in [1,2)`` -> ``[1,2)``; ``x = 5`` stays (see ``equivalent``).
     """
     s = str(answer).strip()
     for old, new in _REPLACE.items():
         s = s.replace(old, new)
+    s = _CONJUNCTION.sub(",", s)  # "1 \text{ or } 2": a list of solutions
     for _ in range(3):  # nested \text{\textbf{...}}
         s = _TEXT.sub(r"\1", s)
     for token in _REMOVE:
         s = s.replace(token, "")
     s = re.sub(r"\\frac\s*(\d)\s*(\d)", r"\\frac{\1}{\2}", s)  # \frac12, \frac 59
     s = re.sub(r"\\sqrt\s*(\d+)", r"\\sqrt{\1}", s)  # \sqrt3
-    s = re.sub(r"_\{(\w+)\}", r"_\1", s)  # base subscripts: 1010_{2} -> 1010_2
-    s = s.strip().rstrip(".").strip()
-    if not re.search(r"\\[a-zA-Z]", s):
-        s = _UNITS.sub(r"\1", s)  # "12 cm", "5 dollars", "30 degrees"
+    s = re.sub(r"(?<=\w)_\{(\w+)\}", r"_\1", s)  # base subscripts: 1010_{2} -> 1010_2
+    s = re.sub(r"^[a-zA-Z]\s*\\in\s*", "", s)  # x \in [1, 2)
+    s = _UNITS.sub("", s.strip().rstrip(".").strip())  # "12 cm", "5 dollars", "30 degrees"
     s = re.sub(r"\s+", "", s)
+    s = re.sub(r"^(\d+)_10$", r"\1", s)  # base ten is the default base
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
     return s
@@ -162,22 +171,48 @@ def answer_structure(s: str) -> tuple:
         return ("matrix", [split_top_level(row, "&") for row in split_top_level(m.group(1), "\\\\") if row])
     if len(union := split_top_level(s, "\\cup")) > 1:
         return ("union", union)
-    if "\\pm" in s and len(pm := s.split("\\pm")) == 2 and pm[0]:
-        return ("list", [f"{pm[0]}+{pm[1]}", f"{pm[0]}-{pm[1]}"])
     if len(s) >= 2 and s[0] in "([" and s[-1] in ")]" and len(split_top_level(s[1:-1], ",")) > 1 \
             and split_top_level(s, ",") == [s]:
         return ("tuple", s[0] + s[-1], split_top_level(s[1:-1], ","))
     if s.startswith("{") and s.endswith("}") and split_top_level(s, ",") == [s]:
-        return ("list", split_top_level(s[1:-1], ","))
-    if len(items := split_top_level(s, ",")) > 1:
-        return ("list", items)
-    return ("scalar", s)
+        items = split_top_level(s[1:-1], ",")  # a set {1, 2}
+    else:
+        items = split_top_level(s, ",")
+    items = [_strip_variable(value) for item in items for value in _expand_plus_minus(item)]
+    return ("list", items) if len(items) > 1 else ("scalar", items[0])
+
+
+def _expand_plus_minus(s: str) -> list[str]:
+    """``1\\pm\\sqrt{5}`` -> ``[1+\\sqrt{5}, 1-\\sqrt{5}]``: the two solutions one \\pm stands for."""
+    if s.count("\\pm") + s.count("\\mp") != 1:
+        return [s]
+    return [s.replace("\\pm", "+").replace("\\mp", "-"), s.replace("\\pm", "-").replace("\\mp", "+")]
 
 
 def _strip_variable(s: str) -> str:
-    """``x=5`` -> ``5``: an answer stated as an equation for a single variable."""
-    m = re.match(r"^[a-zA-Z](?:_\w)?=(.+)$", s)
+    """``x=5`` -> ``5``, ``f(x)=x+1`` -> ``x+1``: an answer stated as an equation for one variable or function."""
+    m = re.match(r"^[a-zA-Z](?:_\w)?(?:\([a-z]\))?=(.+)$", s)
     return m.group(1) if m and "=" not in m.group(1) else s
+
+
+_LESS = r"<|\\leq?(?![a-z])|\\leqslant"
+_GREATER = r">|\\geq?(?![a-z])|\\geqslant"
+
+
+def inequality_as_interval(s: str) -> str:
+    """``x>5`` -> ``(5,\\infty)``, ``1\\leqx<3`` -> ``[1,3)``: a solution set stated as an inequality in one
+    variable, written as the interval it describes. Anything else is returned unchanged."""
+    ops = rf"({_LESS}|{_GREATER})"
+    if m := re.fullmatch(rf"([^<>=]+?)({_LESS})[a-zA-Z]({_LESS})([^<>=]+)", s):
+        low, op_low, op_high, high = m.groups()
+        return f"{'(' if op_low == '<' else '['}{low},{high}{')' if op_high == '<' else ']'}"
+    if m := re.fullmatch(rf"[a-zA-Z]{ops}([^<>=]+)", s):
+        op, bound = m.groups()
+        strict = op in "<>"
+        if re.fullmatch(_LESS, op):
+            return f"(-\\infty,{bound}{')' if strict else ']'}"
+        return f"{'(' if strict else '['}{bound},\\infty)"
+    return s
 
 
 def _same_lists(a: list[str], b: list[str], ordered: bool, equal) -> bool:
@@ -198,10 +233,9 @@ def equivalent(a: str, b: str) -> bool:
     """Whether two normalized answers are equal, by structure and then value (may use sympy; see grade_answer)."""
     if a == b:
         return True
-    a, b = _strip_variable(a), _strip_variable(b)
+    a, b = inequality_as_interval(_strip_variable(a)), inequality_as_interval(_strip_variable(b))
     sa, sb = answer_structure(a), answer_structure(b)
-    if sa[0] != sb[0]:
-        # A one-element list or a lone value compare alike; anything else of different shape differs.
+    if sa[0] != sb[0]:  # different shapes: a tuple is not a list, an interval is not a number
         return False
     kind = sa[0]
     if kind == "choice":
@@ -213,7 +247,7 @@ def equivalent(a: str, b: str) -> bool:
         return sa[1] == sb[1] and _same_lists(sa[2], sb[2], True, equivalent)
     if kind in ("list", "union"):
         return _same_lists(sa[1], sb[1], False, equivalent)
-    return scalars_equal(a, b)
+    return scalars_equal(sa[1], sb[1])
 
 
 # --- 3b. Values: a small parser into sympy (no eval) ---------------------------------------------------------
@@ -382,12 +416,18 @@ def to_sympy(s: str) -> sympy.Expr:
     """Parse a normalized answer into a sympy expression (raises Reject outside the supported subset)."""
     if len(s) > MAX_ANSWER_CHARS:
         raise Reject("too long")
-    s = re.sub(r"^(\d+)\\frac\{(\d+)\}\{(\d+)\}$", r"(\1+\2/\3)", s)  # mixed number 137\frac{1}{2}
+    s = re.sub(r"^(-?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$", r"\1(\2+\3/\4)", s)  # mixed number -4\frac{2}{3}
     return Parser(tokenize(s)).parse()
 
 
 def values_equal(x: sympy.Expr, y: sympy.Expr) -> bool:
-    """Exact equality of two sympy expressions: numbers by value, formulas by agreeing at random points."""
+    """Equality of two sympy expressions: numbers by value, formulas by agreeing at three random points.
+
+    Values are compared to 45 significant digits (evaluated with 60), so that forms sympy does not simplify
+    alike (``\\cos(\\pi/12)`` and ``\\frac{\\sqrt{6}+\\sqrt{2}}{4}``) agree while any decimal a person would
+    write for an irrational number (``1.41421356237310`` for ``\\sqrt{2}``) does not. Decimals are exact
+    rationals here, so ``0.5`` and ``\\frac{1}{2}`` are equal exactly.
+    """
     import sympy
 
     if x == y:
@@ -395,28 +435,43 @@ def values_equal(x: sympy.Expr, y: sympy.Expr) -> bool:
     if x.free_symbols != y.free_symbols:
         return False
     difference = x - y
-    if difference == 0:
-        return True
+    if difference.is_Rational:  # sympy settled it exactly: 1 + 10^{-50} is not 1
+        return difference == 0
     points = [{}] if not x.free_symbols else [
         {s: sympy.Rational(random.Random(k).randint(-97, 97), 13) for s in x.free_symbols} for k in range(3)]
     for point in points:
-        xv, yv = complex(x.subs(point).evalf(30)), complex(y.subs(point).evalf(30))
-        if not (math.isfinite(abs(xv)) and math.isfinite(abs(yv))):
+        xv, yv = x.subs(point).evalf(60), y.subs(point).evalf(60)
+        if not (xv.is_finite and yv.is_finite):  # infinities and undefined values must match exactly
             if xv != yv:
                 return False
-        elif abs(xv - yv) > 1e-12 * max(1.0, abs(xv), abs(yv)):
+        elif abs(xv - yv) > sympy.Float("1e-45", 60) * max(1, abs(xv), abs(yv)):
             return False
     return True
 
 
 _SIMPLE_NUMBER = re.compile(r"^-?(\d+|\d*\.\d+|\\frac\{\d+\}\{\d+\}|\d+/\d+)$")
+_REPEATING = re.compile(r"^(\d*)\.(\d*)\\overline\{(\d{1,50})\}$")
+
+
+def repeating_decimal(s: str) -> Fraction | None:
+    """``0.1\\overline{6}`` -> 1/6: a decimal whose digits under the bar repeat forever, or None."""
+    m = _REPEATING.match(s)
+    if not m:
+        return None
+    whole, fixed, repeat = m.groups()
+    # 0.1(6) = (16 - 1) / 90: all digits minus the non-repeating ones, over as many 9s as repeat, then 0s.
+    numerator = int(fixed + repeat) - int(fixed or "0")
+    return int(whole or "0") + Fraction(numerator, (10 ** len(repeat) - 1) * 10 ** len(fixed))
 
 
 def simple_number(s: str) -> Fraction | None:
-    """Integers, decimals and plain fractions as exact Fractions, without sympy (the fast, common case)."""
+    """Integers, decimals (repeating ones too) and plain fractions as exact Fractions, without sympy (the
+    fast, common case); None for anything else."""
+    sign = -1 if s.startswith("-") else 1
+    if (repeating := repeating_decimal(s.lstrip("-"))) is not None:
+        return sign * repeating
     if not _SIMPLE_NUMBER.match(s):
         return None
-    sign = -1 if s.startswith("-") else 1
     s = s.lstrip("-")
     if s.startswith("\\frac"):
         numerator, denominator = re.findall(r"\d+", s)
@@ -444,6 +499,8 @@ def scalars_equal(a: str, b: str) -> bool:
 
 def serve_judge() -> None:
     """Helper process main loop: read JSON ``[a, b]`` lines on stdin, answer ``true``/``false`` lines on stdout."""
+    import sympy  # noqa: F401  (loaded once, up front, rather than inside the first question's deadline)
+
     for line in sys.stdin:
         try:
             a, b = json.loads(line)
@@ -457,19 +514,30 @@ class _Judge:
     """A helper process that runs the sympy stage, killed and replaced when it misses its deadline.
 
     It is a plain ``python -c`` subprocess talking JSON lines, so it works from any thread or process, in
-    notebooks and scripts alike, on every OS.
+    notebooks and scripts alike, on every OS. One question at a time: callers from other threads wait their
+    turn, and the wait counts against their own deadline.
     """
 
-    def __init__(self):
+    COMMAND = [sys.executable, "-c", "from rfs.verify import serve_judge; serve_judge()"]
+
+    def __init__(self, command: list[str] | None = None):
+        self.command = command or self.COMMAND
+        self.forget_helper()
+
+    def forget_helper(self) -> None:
+        """No helper yet, and a fresh lock (a forked child must not touch its parent's helper or lock)."""
+        self.owner = os.getpid()
         self.lock = threading.Lock()
         self.process: subprocess.Popen | None = None
         self.answers: queue.Queue = queue.Queue()
 
     def start(self) -> None:
         """Start a fresh helper process and the thread that reads its answers."""
-        self.process = subprocess.Popen([sys.executable, "-c", "from rfs.verify import serve_judge; serve_judge()"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        text=True, bufsize=1)
+        # The helper imports rfs from where this file is, even when rfs is not installed (a notebook's sys.path).
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parents[1]), env.get("PYTHONPATH")]))
+        self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True, bufsize=1, env=env)
         self.answers = queue.Queue()
         threading.Thread(target=self._read, args=(self.process, self.answers), daemon=True).start()
 
@@ -477,21 +545,35 @@ class _Judge:
     def _read(process: subprocess.Popen, answers: queue.Queue) -> None:
         for line in process.stdout:
             answers.put(line.strip() == "true")
+        answers.put(None)  # the helper died: answer at once rather than at the deadline
+
+    def stop(self) -> None:
+        """End the helper process (a new one starts on the next question)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
 
     def ask(self, a: str, b: str, timeout: float) -> bool:
         """``equivalent(a, b)`` computed by the helper, or False if it takes longer than ``timeout`` s."""
-        with self.lock:
+        timeout = min(max(0.0, timeout), threading.TIMEOUT_MAX)  # -1 would wait forever, inf overflows
+        deadline = time.monotonic() + timeout
+        if os.getpid() != self.owner:  # a forked child: the helper and the lock belong to the parent
+            self.forget_helper()
+        if not self.lock.acquire(timeout=timeout):
+            return False
+        try:
             if self.process is None or self.process.poll() is not None:
                 self.start()
             self.process.stdin.write(json.dumps([a, b]) + "\n")
             self.process.stdin.flush()
             try:
-                return self.answers.get(timeout=timeout)
+                return self.answers.get(timeout=max(0.0, deadline - time.monotonic())) is True
             except queue.Empty:  # a pathological input: give up on it and start afresh next time
-                self.process.kill()
-                self.process.wait()
-                self.process = None
+                self.stop()
                 return False
+        finally:
+            self.lock.release()
 
 
 _judge = _Judge()
@@ -504,7 +586,8 @@ def _needs_sympy(a: str, b: str) -> bool:
 def grade_answer(prediction: str, reference: str, timeout: float = TIME_LIMIT) -> bool:
     """Whether ``prediction`` states the same answer as ``reference``. Never raises; returns in ``timeout`` s.
 
-    ``prediction`` may be a model's whole output (its last boxed answer is used) or a bare answer;
+    ``prediction`` may be a model's whole output (its last boxed answer is used) or a bare answer; an output
+    without a box is taken as a bare answer, so run ``extract_answer`` first to apply its fallbacks.
     ``reference`` is a bare answer (a boxed one is unwrapped too). Examples::
 
         grade_answer("so the answer is $\\\\boxed{\\\\dfrac{1}{2}}$", "0.5")  -> True
@@ -544,6 +627,5 @@ def grade_many(pairs: list[tuple[str, str]], workers: int = 2) -> list[bool]:
     with ThreadPoolExecutor(max_workers=len(judges)) as pool:
         results = dict(item for share in pool.map(grade_share, range(len(judges))) for item in share)
     for judge in judges[1:]:
-        if judge.process is not None:
-            judge.process.kill()
+        judge.stop()
     return [results[i] for i in range(len(pairs))]

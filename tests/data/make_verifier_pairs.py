@@ -1,8 +1,9 @@
 """Build tests/data/verifier_pairs.jsonl: labeled (prediction, reference) pairs from MATH-500 answers.
 
 Each MATH-500 gold answer is rewritten by rules whose verdict is known by construction: equivalent rewrites
-(label true) and near misses (label false), including known weak spots of other verifiers. Deterministic:
-run `python tests/data/make_verifier_pairs.py [MATH500_JSON]` to rebuild the file.
+(label true) and near misses (label false), including known weak spots of other verifiers. A hand-written
+list adds pairs in the style of real model outputs. Deterministic: run
+`python tests/data/make_verifier_pairs.py [MATH500_JSON]` to rebuild the file.
 """
 
 import json
@@ -62,13 +63,104 @@ def rewrites(gold: str) -> list[tuple[str, bool, str]]:
             out.append((f"\\boxed{{{round(k * 3.14159, 2)}}}", False, "rounded multiple of pi"))
     if re.search(r"_\{?\d+\}?$", gold):
         out.append((re.sub(r"_\{?\d+\}?$", "", gold), False, "base subscript dropped"))
+    if m := re.fullmatch(r"(.+?)\s*\\(?:text|mbox)\{\s*[a-z]+\}(?:\^2)?", gold):
+        out.append((f"\\boxed{{{m.group(1)}}}", True, "units dropped"))
+    if m := re.fullmatch(r"x \\in (.+)", gold):
+        out.append((f"\\boxed{{{m.group(1)}}}", True, "x \\in dropped"))
+    if gold.count("\\pm") == 1 and "," not in gold:
+        plus, minus = gold.replace("\\pm", "+"), gold.replace("\\pm", "-")
+        out += [(f"\\boxed{{{minus}, {plus}}}", True, "plus-minus written out"),
+                (f"\\boxed{{{plus}}}", False, "one of the two plus-minus solutions")]
     return out
+
+
+# Pairs in the style of real model outputs, each checked by hand: (prediction, reference, label, rule).
+HANDWRITTEN = [
+    ("so the area is $\\boxed{12\\pi}$ square units.", "12\\pi", True, "hand: boxed in a sentence"),
+    ("\\boxed{12 pi}", "12\\pi", True, "hand: ASCII pi"),
+    ("\\boxed{37.7}", "12\\pi", False, "hand: rounded decimal of an irrational"),
+    ("\\boxed{37.69911184307752}", "12\\pi", False, "hand: rounded decimal of an irrational"),
+    ("\\boxed{1.7320508075688772}", "\\sqrt{3}", False, "hand: rounded decimal of an irrational"),
+    ("\\boxed{0.7071}", "\\frac{\\sqrt{2}}{2}", False, "hand: rounded decimal of an irrational"),
+    ("\\boxed{\\frac{1}{\\sqrt{2}}}", "\\frac{\\sqrt{2}}{2}", True, "hand: radical forms"),
+    ("\\boxed{\\sqrt{2}/2}", "\\frac{\\sqrt{2}}{2}", True, "hand: radical forms"),
+    ("\\boxed{2\\sqrt{3}}", "\\sqrt{6}", False, "hand: radical near miss"),
+    ("\\boxed{\\sqrt{12}}", "2\\sqrt{3}", True, "hand: radical forms"),
+    ("\\boxed{0.333}", "\\frac{1}{3}", False, "hand: rounded decimal of a repeating fraction"),
+    ("\\boxed{0.\\overline{3}}", "\\frac{1}{3}", True, "hand: repeating decimal"),
+    ("\\boxed{0.1\\overline{6}}", "\\frac{1}{6}", True, "hand: repeating decimal"),
+    ("\\boxed{0.5}", "\\frac{1}{2}", True, "hand: exact decimal"),
+    ("\\boxed{2.25}", "\\frac94", True, "hand: exact decimal"),
+    ("\\boxed{(2,1)}", "(1,2)", False, "hand: tuple order"),
+    ("\\boxed{[1,2]}", "[1,2)", False, "hand: interval bracket"),
+    ("\\boxed{(1,2]}", "[1,2)", False, "hand: interval bracket"),
+    ("\\boxed{x > 2}", "(2,\\infty)", True, "hand: inequality as interval"),
+    ("\\boxed{x \\geq 2}", "(2,\\infty)", False, "hand: inequality as interval"),
+    ("\\boxed{x \\le 0}", "(-\\infty, 0]", True, "hand: inequality as interval"),
+    ("\\boxed{(-\\infty,2)\\cup(3,\\infty)}", "(-\\infty, 2) \\cup (3, \\infty)", True, "hand: union"),
+    ("\\boxed{(-\\infty,2]\\cup(3,\\infty)}", "(-\\infty, 2) \\cup (3, \\infty)", False, "hand: union"),
+    ("\\boxed{3, 5}", "5, 3", True, "hand: unordered solutions"),
+    ("\\boxed{x = 3 \\text{ or } x = 5}", "3, 5", True, "hand: solutions in words"),
+    ("\\boxed{3}", "3, 5", False, "hand: a missing solution"),
+    ("\\boxed{3, 5, 7}", "3, 5", False, "hand: an extra solution"),
+    ("\\boxed{x=5}", "5", True, "hand: equation"),
+    ("\\boxed{y = 2x + 3}", "2x+3", True, "hand: equation"),
+    ("\\boxed{3+2i}", "2i+3", True, "hand: complex"),
+    ("\\boxed{3-2i}", "3+2i", False, "hand: complex"),
+    ("\\boxed{\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}}", "\\begin{pmatrix}1\\\\-2\\end{pmatrix}", True,
+     "hand: matrix"),
+    ("\\boxed{\\begin{bmatrix} 1 & 0 \\\\ 0 & 1 \\end{bmatrix}}", "\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}", True,
+     "hand: matrix"),
+    ("\\boxed{\\begin{pmatrix} -2 \\\\ 1 \\end{pmatrix}}", "\\begin{pmatrix}1\\\\-2\\end{pmatrix}", False,
+     "hand: matrix"),
+    ("\\boxed{\\text{(B)}}", "B", True, "hand: multiple choice"),
+    ("\\boxed{C}", "\\text{(B)}", False, "hand: multiple choice"),
+    ("\\boxed{1010_2}", "1010_2", True, "hand: base subscript"),
+    ("\\boxed{1010}", "1010_2", False, "hand: base subscript"),
+    ("\\boxed{10}", "1010_2", False, "hand: base subscript"),
+    ("\\boxed{30^\\circ}", "30", True, "hand: degrees"),
+    ("\\boxed{30 \\text{ degrees}}", "30^\\circ", True, "hand: degrees"),
+    ("\\boxed{\\frac{\\pi}{6}}", "30^\\circ", False, "hand: radians are not degrees"),
+    ("\\boxed{\\$1{,}250}", "1250", True, "hand: dollars and thousands"),
+    ("\\boxed{1,250.50}", "1250.5", True, "hand: thousands"),
+    ("\\boxed{25\\%}", "25", True, "hand: percent"),
+    ("\\boxed{−7}", "-7", True, "hand: unicode minus"),
+    ("\\boxed{7}", "-7", False, "hand: sign"),
+    ("\\boxed{\\dfrac{3}{4}}", "0.75", True, "hand: dfrac"),
+    ("\\boxed{3/4}", "\\frac34", True, "hand: ASCII fraction"),
+    ("\\boxed{sqrt(3)/2}", "\\frac{\\sqrt{3}}{2}", True, "hand: ASCII sqrt"),
+    ("\\boxed{pi/3}", "\\frac{\\pi}{3}", True, "hand: ASCII pi"),
+    ("\\boxed{2pi}", "2\\pi", True, "hand: ASCII pi"),
+    ("\\boxed{6.28}", "2\\pi", False, "hand: rounded multiple of pi"),
+    ("\\boxed {7}", "7", True, "hand: boxed with a space"),
+    ("\\boxed 7.", "7", True, "hand: boxed without braces"),
+    ("I first got \\boxed{5} but the answer is \\boxed{7}.", "7", True, "hand: last of several boxes"),
+    ("I first got \\boxed{7} but the answer is \\boxed{5}.", "7", False, "hand: last of several boxes"),
+    ("\\boxed{5}, \\boxed{7}", "5, 7", False, "hand: last of several boxes"),
+    ("\\fbox{42}", "42", True, "hand: fbox"),
+    ("\\boxed{\\frac{270}{7}}", "\\frac{270}7\\text{ degrees}", True, "hand: units dropped"),
+    ("\\boxed{4\\sqrt{2} \\text{ cm}}", "4\\sqrt{2}", True, "hand: units kept"),
+    ("\\boxed{137\\frac{1}{2}}", "137.5", True, "hand: mixed number"),
+    ("\\boxed{-4\\frac{2}{3}}", "-\\frac{14}{3}", True, "hand: mixed number"),
+    ("\\boxed{x^2+2x+1}", "(x+1)^2", True, "hand: polynomial"),
+    ("\\boxed{x^2+1}", "(x+1)^2", False, "hand: polynomial"),
+    ("\\boxed{\\frac{\\sqrt{6}+\\sqrt{2}}{4}}", "\\cos\\left(\\frac{\\pi}{12}\\right)", True,
+     "hand: trigonometric value"),
+    ("\\boxed{\\text{Evelyn}}", "\\text{Evelyn}", True, "hand: a name"),
+    ("\\boxed{Evelyn}", "\\text{Navin}", False, "hand: a name"),
+    ("\\boxed{\\varnothing}", "\\emptyset", True, "hand: empty set"),
+    ("\\boxed{\\{1, 2\\}}", "1,2", True, "hand: set braces"),
+    ("\\boxed{10^{10^{10}}}", "1", False, "hand: pathological"),
+    ("\\boxed{__import__('os').system('true')}", "0", False, "hand: code is not an answer"),
+]
 
 
 def main(path: Path = DEFAULT_MATH500) -> None:
     problems = json.loads(Path(path).read_text())
     rows = [{"prediction": pred, "reference": p["answer"], "label": label, "rule": rule, "id": p["unique_id"]}
             for p in problems for pred, label, rule in rewrites(p["answer"])]
+    rows += [{"prediction": pred, "reference": ref, "label": label, "rule": rule, "id": f"hand/{i}"}
+             for i, (pred, ref, label, rule) in enumerate(HANDWRITTEN)]
     (HERE / "verifier_pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"wrote {len(rows)} pairs ({sum(r['label'] for r in rows)} equivalent)")
 
