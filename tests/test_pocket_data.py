@@ -41,8 +41,8 @@ def test_some_training_solutions_slip_and_slips_are_wrong():
 
 def test_several_routes_appear():
     solutions = [r["solution"] for r in train_records(2000) if r["type"] == "addition and subtraction"]
-    split = sum("Split" in s for s in solutions)
-    assert 0.2 < split / len(solutions) < 0.9  # both the one-step and the place-value route are used
+    careful = sum("column by column" in s for s in solutions)
+    assert 0.2 < careful / len(solutions) < 0.9  # both the one-step and the column-by-column route are used
 
 
 def test_answers_are_in_lowest_terms():

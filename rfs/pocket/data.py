@@ -16,10 +16,11 @@ import math
 import random
 from dataclasses import dataclass, field
 
-SLIP_RATE = 0.06  # fraction of worked solutions with one arithmetic slip that carries through to the answer
-# How often a step that could be split by place value is done in one go instead. One-go steps are harder
-# for a small model, so its mistakes there vary from sample to sample, while split steps are reliable:
-# the base model's text prefers the quick route (as hurried human text does); careful text splits.
+SLIP_RATE = 0.04  # fraction of worked solutions with one arithmetic slip that carries through to the answer
+# How often a step that could be worked out in small pieces (columns of digits, place values, one sign rule or
+# one prime at a time) is done in one go instead. One-go steps are harder for a small model, so its mistakes
+# there vary from sample to sample, while the small pieces are reliable: the base model's text prefers the
+# quick route (as hurried human text does); careful text works in pieces.
 DIRECT_RATE = {"quick": 0.6, "careful": 0.1}
 TEST_SEED, TRAIN_SEED = 1234, 42
 TEST_SIZE = 500
@@ -60,40 +61,72 @@ def place_parts(n: int) -> list[int]:
     return [p for p in parts if p] or [0]
 
 
+PLACES = ["Ones", "Tens", "Hundreds", "Thousands", "Ten thousands", "Hundred thousands"]
+
+
+def digits_from_right(n: int, width: int) -> list[int]:
+    """The digits of a non-negative ``n``, ones first, padded with zeros to ``width``: 483 -> [3, 8, 4]."""
+    return [n // 10 ** i % 10 for i in range(width)]
+
+
+def column_add(work: Work, a: int, b: int) -> int:
+    """The careful route of ``a + b`` (both non-negative): column by column from the ones, with carries.
+
+    Each line adds single digits, which a small model gets right far more often than a whole sum in one go.
+    """
+    width = len(str(max(a, b)))
+    work.say(f"Add {a} + {b} column by column.")
+    carry, total = 0, 0
+    for i, (x, y) in enumerate(zip(digits_from_right(a, width), digits_from_right(b, width), strict=True)):
+        column = x + y + carry
+        work.say(f"{PLACES[i]}: {x} + {y}{' + 1' if carry else ''} = {column}"
+                 + (", carry 1." if column >= 10 else "."))
+        total += column % 10 * 10 ** i
+        carry = column // 10
+    total += carry * 10 ** width
+    s = work.result(total)
+    work.say(f"So {a} + {b} = {s}.")
+    return s
+
+
+def column_sub(work: Work, a: int, b: int) -> int:
+    """The careful route of ``a - b`` for ``a >= b >= 0``: column by column from the ones, with borrows."""
+    width = len(str(a))
+    work.say(f"Subtract {a} - {b} column by column.")
+    borrow, total = 0, 0
+    for i, (x, y) in enumerate(zip(digits_from_right(a, width), digits_from_right(b, width), strict=True)):
+        top = f"{x} - 1" if borrow else f"{x}"
+        if x - borrow < y:
+            work.say(f"{PLACES[i]}: {top} - {y} needs a borrow: 1{top} - {y} = {x - borrow + 10 - y}.")
+            total, borrow = total + (x - borrow + 10 - y) * 10 ** i, 1
+        else:
+            work.say(f"{PLACES[i]}: {top} - {y} = {x - borrow - y}.")
+            total, borrow = total + (x - borrow - y) * 10 ** i, 0
+    s = work.result(total)
+    work.say(f"So {a} - {b} = {s}.")
+    return s
+
+
 def add_steps(work: Work, a: int, b: int) -> int:
-    """Write the steps of ``a + b`` (b may be negative); return the value reached."""
+    """Write the steps of ``a + b`` for ``a >= 0`` (b may be negative); return the value reached."""
     if b < 0:
         return sub_steps(work, a, -b)
-    if len(place_parts(b)) == 1 or work.direct():  # in one step
+    if len(place_parts(b)) == 1 or work.direct():  # in one step: the quick route, or nothing to carry over
         s = work.result(a + b)
         work.say(f"{a} + {b} = {s}.")
         return s
-    parts = place_parts(b)  # split the second number by place value
-    work.say(f"Split {b} into {' + '.join(map(str, parts))}.")
-    total = a
-    for p in parts:
-        s = work.result(total + p)
-        work.say(f"{total} + {p} = {s}.")
-        total = s
-    return total
+    return column_add(work, a, b)
 
 
 def sub_steps(work: Work, a: int, b: int) -> int:
-    """Write the steps of ``a - b`` (b may be negative); return the value reached."""
+    """Write the steps of ``a - b`` for ``a >= 0`` (b may be negative); return the value reached."""
     if b < 0:
         return add_steps(work, a, -b)
-    if len(place_parts(b)) == 1 or work.direct():
+    if len(place_parts(b)) == 1 or a < b or work.direct():
         s = work.result(a - b)
         work.say(f"{a} - {b} = {s}.")
         return s
-    parts = place_parts(b)
-    work.say(f"Split {b} into {' + '.join(map(str, parts))}.")
-    total = a
-    for p in parts:
-        s = work.result(total - p)
-        work.say(f"{total} - {p} = {s}.")
-        total = s
-    return total
+    return column_sub(work, a, b)
 
 
 def mul_steps(work: Work, a: int, b: int) -> int:
@@ -119,6 +152,37 @@ def mul_steps(work: Work, a: int, b: int) -> int:
     return total
 
 
+def signed_steps(work: Work, a: int, b: int) -> int:
+    """Write the steps of ``a + b`` for any signs (``b`` negative subtracts); return the value reached.
+
+    The quick route writes the signed result at once, which a small model gets wrong in varied ways (a borrow
+    across zero, a lost sign). The careful route uses the sign rules to turn it into a problem about whole
+    numbers, which ``add_steps`` and ``sub_steps`` do well: ``11 - 129`` is ``-(129 - 11)``.
+    """
+    true = a + b
+    op = "+" if b >= 0 else "-"
+    if a >= 0 and true >= 0:  # whole numbers throughout
+        return add_steps(work, a, b)
+    if work.direct():
+        s = work.result(true)
+        work.say(f"{a} {op} {abs(b)} = {s}.")
+        return s
+    if a >= 0:  # a - |b| with |b| > a
+        work.say(f"{a} - {-b} is negative: it is -({-b} - {a}).")
+        s = -sub_steps(work, -b, a)
+    elif b < 0:  # -|a| - |b|
+        work.say(f"{a} - {-b} is negative: it is -({-a} + {-b}).")
+        s = -add_steps(work, -a, -b)
+    elif true < 0:  # -|a| + b with b < |a|
+        work.say(f"{a} + {b} is negative: it is -({-a} - {b}).")
+        s = -sub_steps(work, -a, b)
+    else:  # -|a| + b with b >= |a|
+        work.say(f"{a} + {b} is {b} - {-a}.")
+        s = sub_steps(work, b, -a)
+    work.say(f"So {a} {op} {abs(b)} = {s}.")
+    return s
+
+
 def signed(n: int) -> str:
     """A number as written inside an expression: negative numbers in parentheses."""
     return f"({n})" if n < 0 else str(n)
@@ -140,7 +204,7 @@ def family_add_sub(rng: random.Random, level: int, work: Work) -> tuple[str, Ans
     problem = "What is " + str(terms[0]) + "".join(f" {op} {t}" for op, t in zip(ops, terms[1:], strict=True)) + "?"
     value = terms[0]
     for op, t in zip(ops, terms[1:], strict=True):
-        value = add_steps(work, value, t) if op == "+" else sub_steps(work, value, t)
+        value = signed_steps(work, value, t if op == "+" else -t)
     true = terms[0]
     for op, t in zip(ops, terms[1:], strict=True):
         true = true + t if op == "+" else true - t
@@ -149,8 +213,9 @@ def family_add_sub(rng: random.Random, level: int, work: Work) -> tuple[str, Ans
 
 def family_multiply(rng: random.Random, level: int, work: Work) -> tuple[str, Answer, Answer]:
     """Multiply whole numbers."""
-    digits = [(1, 1), (2, 1), (3, 1), (2, 2), (3, 2)][level - 1]
-    a = rng.randint(max(2, 10 ** (digits[0] - 1)), 10 ** digits[0] - 1)
+    # No 1-digit x 1-digit level: there are only 64 such problems, so the test split's would go unseen.
+    digits = [(2, 1), (2, 1), (3, 1), (4, 1), (2, 2)][level - 1]
+    a = rng.randint(10, 29) if level == 1 else rng.randint(10 ** (digits[0] - 1), 10 ** digits[0] - 1)
     b = rng.randint(max(2, 10 ** (digits[1] - 1)), 10 ** digits[1] - 1)
     problem = f"What is {a} \\times {b}?"
     return problem, a * b, mul_steps(work, a, b)
@@ -164,7 +229,7 @@ def family_expression(rng: random.Random, level: int, work: Work) -> tuple[str, 
     op = rng.choice("+-")
     inner_true = a + b if op == "+" else a - b
     work.say("First the parentheses.")
-    inner = add_steps(work, a, b) if op == "+" else sub_steps(work, a, b)
+    inner = signed_steps(work, a, b if op == "+" else -b)
     if level <= 2:
         problem = f"Compute ({a} {op} {b}) \\times {c}."
         value = mul_steps(work, abs(inner), c) * (1 if inner >= 0 else -1)
@@ -176,7 +241,7 @@ def family_expression(rng: random.Random, level: int, work: Work) -> tuple[str, 
     if inner < 0:
         work.say(f"The product is negative: {product}.")
     work.say("Then subtract.")
-    return problem, inner_true * c - d, sub_steps(work, product, d)
+    return problem, inner_true * c - d, signed_steps(work, product, -d)
 
 
 def family_negatives(rng: random.Random, level: int, work: Work) -> tuple[str, Answer, Answer]:
@@ -193,9 +258,7 @@ def family_negatives(rng: random.Random, level: int, work: Work) -> tuple[str, A
             work.say(f"Subtracting {signed(t)} is adding {-t}.")
         elif op == "+" and t < 0:
             work.say(f"Adding {signed(t)} is subtracting {-t}.")
-        result = work.result(value + step)
-        work.say(f"{value} {'+' if step >= 0 else '-'} {abs(step)} = {result}.")
-        value, true = result, true + step
+        value, true = signed_steps(work, value, step), true + step
     return problem, true, value
 
 
@@ -203,11 +266,16 @@ PRIMES = [p for p in range(2, 150) if all(p % q for q in range(2, p))]
 
 
 def simplify_steps(work: Work, n: int, d: int) -> tuple[int, int]:
-    """Write the steps of simplifying n/d: divide both by a common prime, one prime at a time.
+    """Write the steps of simplifying n/d: by the greatest common divisor at once, or one prime at a time.
 
-    Any common prime is a valid next step, so the order varies from solution to solution; a greatest common
-    divisor found in one go would be a hard guess for a small model.
+    Careful solutions divide by one common prime at a time; any common prime is a valid next step, so the
+    order varies from solution to solution. Quick ones guess the greatest common divisor in one go.
     """
+    g = math.gcd(n, d)
+    if g > 1 and work.direct():  # the quick route: the greatest common divisor in one go, a hard guess
+        top, bottom = work.result(n // g), d // g
+        work.say(f"Both {n} and {d} are divisible by {g}: {n} \\div {g} = {top} and {d} \\div {g} = {bottom}.")
+        return top, bottom
     while common := [p for p in PRIMES if n % p == 0 and d % p == 0]:
         p = work.rng.choice(common)
         top, bottom = work.result(n // p), d // p
@@ -247,14 +315,9 @@ def family_equation(rng: random.Random, level: int, work: Work) -> tuple[str, An
     c = a * x + b
     lhs = f"{a}x {'+' if b > 0 else '-'} {abs(b)}"
     problem = f"Solve for $x$: ${lhs} = {c}$."
-    if b > 0:
-        work.say(f"Subtract {b} from both sides.")
-        rhs = work.result(c - b)
-        work.say(f"{c} - {b} = {rhs}, so {a}x = {rhs}.")
-    else:
-        work.say(f"Add {-b} to both sides.")
-        rhs = work.result(c - b)
-        work.say(f"{c} + {-b} = {rhs}, so {a}x = {rhs}.")
+    work.say(f"Subtract {b} from both sides." if b > 0 else f"Add {-b} to both sides.")
+    rhs = signed_steps(work, c, -b)
+    work.say(f"Now {a}x = {rhs}.")
     work.say(f"Divide both sides by {a}.")
     value = rhs // a if rhs % a == 0 else (rhs, a)
     work.say(f"x = {value if isinstance(value, int) else format_fraction(value)}.")
@@ -326,13 +389,19 @@ def make_problem(rng: random.Random, family: str, level: int, slips: bool = True
             "level": level, "type": family}
 
 
-def generate_records(n: int, seed: int, exclude: set[str] = frozenset(), slips: bool = True,
-                     prefix: str = "pocket", style: str = "quick") -> list[dict]:
-    """``n`` distinct problems, families and levels drawn uniformly, skipping problem texts in ``exclude``."""
+def generate_records(n: int, seed: int, exclude: set[str] = frozenset(), slips: bool = True, prefix: str = "pocket",
+                     style: str = "quick", weights: dict[str, float] | None = None) -> list[dict]:
+    """``n`` distinct problems, skipping problem texts in ``exclude``. Levels are drawn uniformly, and so are
+    families unless ``weights`` (family -> relative weight, 1 for families it leaves out) says otherwise."""
     rng = random.Random(seed)
     seen, records = set(exclude), []
+    families = list(FAMILIES)
     while len(records) < n:
-        family, level = rng.choice(list(FAMILIES)), rng.randint(1, 5)
+        if weights is None:
+            family = rng.choice(families)
+        else:
+            [family] = rng.choices(families, [weights.get(f, 1.0) for f in families])
+        level = rng.randint(1, 5)
         record = make_problem(rng, family, level, slips, style)
         if record["problem"] in seen:
             continue
@@ -346,7 +415,14 @@ def test_records() -> list[dict]:
     return generate_records(TEST_SIZE, TEST_SEED, slips=False, prefix="pocket-test")
 
 
+# Fractions take the most steps (conversions, then reductions, each a division), and a sampled solution that
+# slips in any of them is wrong: training shows them twice as often as the other families (the test split
+# stays uniform).
+TRAIN_WEIGHTS = {"fractions": 2.0}
+
+
 def train_records(n: int, seed: int = TRAIN_SEED, style: str = "quick") -> list[dict]:
-    """``n`` training problems, none of which appears in the test split; worked solutions in ``style``."""
+    """``n`` training problems (fractions twice as often, ``TRAIN_WEIGHTS``), none of which appears in the test
+    split; worked solutions in ``style``."""
     return generate_records(n, seed, exclude={r["problem"] for r in test_records()}, prefix=f"pocket-train-{seed}",
-                            style=style)
+                            style=style, weights=TRAIN_WEIGHTS)

@@ -43,11 +43,11 @@ TOY_CONFIG = Qwen3Config(vocab_size=512, hidden_size=64, intermediate_size=128, 
 # Plain dicts: what each preset trains on and for how long. ``quick`` shrinks any preset to a toy run for tests.
 PRESETS: dict[str, dict] = {
     "base": {"documents": "base", "style": "quick", "problems": 300_000, "worked_fraction": 0.3, "steps": 2000,
-             "batch_size": 32, "seq_len": 256, "lr": 2e-3, "warmup": 200, "init": None},
+             "batch_size": 20, "seq_len": 384, "lr": 2e-3, "warmup": 200, "init": None},
     # The reasoning model learns from careful worked solutions, as thinking models are trained on long,
     # careful chains of thought.
     "reasoning": {"documents": "reasoning", "style": "careful", "problems": 80_000, "worked_fraction": 0.3,
-                  "steps": 600, "batch_size": 32, "seq_len": 256, "lr": 6e-4, "warmup": 50, "init": "pocket-base"},
+                  "steps": 600, "batch_size": 24, "seq_len": 384, "lr": 6e-4, "warmup": 50, "init": "pocket-base"},
 }
 QUICK = {"problems": 2000, "steps": 30, "batch_size": 8, "seq_len": 64, "warmup": 5}
 CHECKPOINT_EVERY = 200
