@@ -1,9 +1,12 @@
 """Benchmarks behind ``rfs bench``: our generation engine against ``transformers`` on the same weights (appendix E).
 
-Both sides run in one process on identical random weights, each in its best configuration, and the report
-gives ratios, so the numbers mean something on any machine. Decoding one token reads every weight once, so
-its speed limit is ``memory read bandwidth / bytes read per token``; the benchmark measures both and prints
-how close each side gets.
+``rfs bench generate``: both sides run in one process on identical random weights, each in its best
+configuration, and the report gives ratios, so the numbers mean something on any machine. Decoding one token
+reads every weight once, so its speed limit is ``memory read bandwidth / bytes read per token``; the benchmark
+measures both and prints how close each side gets.
+
+``rfs bench samples`` (chapter 4): several samples per problem, generated together so that they share the
+prompt's prefill and one decode batch, against one generation per sample, with the same tokens.
 """
 
 from __future__ import annotations
@@ -137,6 +140,53 @@ def bench_generate(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def timed_samples(model: Qwen3, prompts: list[list[int]], new_tokens: int, n: int,
+                  seed: int) -> tuple[list[list[int]], float]:
+    """Sample ``n`` continuations of each prompt in one engine call; return the rows' tokens and the seconds.
+
+    Row ``r`` is sample ``r % n`` of prompt ``r // n``. End tokens are ignored, so every row runs the full
+    ``new_tokens`` and the work is the same whatever the random weights say.
+    """
+    tokens: list[list[int]] = [[] for _ in range(len(prompts) * n)]
+    start = time.perf_counter()
+    for events in generate_ids(model, prompts, max_new_tokens=new_tokens, temperature=0.8, n=n, seed=seed):
+        for row, token, _, _ in events:
+            tokens[row].append(token)
+    return tokens, time.perf_counter() - start
+
+
+def bench_samples(args: argparse.Namespace) -> dict:
+    """Time ``--samples`` samples for each of ``--problems`` prompts: shared prefill vs one generation per sample.
+
+    Shared: one call with ``n = samples``; each prompt is prefilled once and all samples decode as one batch.
+    Separate: ``samples`` calls with ``n = 1``, call ``j`` seeded ``seed + j``. Sample ``j`` of the shared call
+    draws from the same random stream (seed ``seed + j``), so both give the same tokens; that is asserted.
+    """
+    torch.set_num_threads(args.threads)
+    config = POCKET_SIZE if args.size == "pocket" else CONFIGS[args.size]
+    model, _ = random_models(config, getattr(torch, args.dtype), with_transformers=False)
+    n, new_tokens = args.samples, args.new_tokens
+    prompts = torch.randint(0, config.vocab_size, (args.problems, args.prompt_tokens),
+                            generator=torch.Generator().manual_seed(0)).tolist()
+    print(f"model {args.size} ({args.dtype}, {args.threads} threads): {args.problems} problems x {n} samples, "
+          f"{args.prompt_tokens}-token prompts, {new_tokens} new tokens")
+    timed_samples(model, prompts[:1], 2, 1, 0)  # warm up (first-call allocations)
+    shared, shared_s = timed_samples(model, prompts, new_tokens, n, args.seed)
+    separate, separate_s = [], 0.0
+    for j in range(n):
+        tokens, seconds = timed_samples(model, prompts, new_tokens, 1, args.seed + j)
+        separate.append(tokens)
+        separate_s += seconds
+    for r, row in enumerate(shared):  # row r is sample r % n of prompt r // n
+        assert row == separate[r % n][r // n], f"sample {r % n} of prompt {r // n} differs between the two ways"
+    total = len(shared) * new_tokens
+    result = {"shared_tok_s": total / shared_s, "separate_tok_s": total / separate_s, "speedup": separate_s / shared_s}
+    print(f"shared prefill, one call:      {result['shared_tok_s']:8.1f} tok/s ({shared_s:.1f} s)")
+    print(f"one call per sample ({n} calls): {result['separate_tok_s']:8.1f} tok/s ({separate_s:.1f} s)")
+    print(f"speedup x{result['speedup']:.2f}; the tokens are identical")
+    return result
+
+
 def report_int8_error(model: Qwen3) -> None:
     """Print how far int8 weights move the logits of ``model`` on a random prompt."""
     import copy
@@ -152,21 +202,36 @@ def report_int8_error(model: Qwen3) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``rfs bench``."""
-    p.add_argument("what", choices=["generate"], help="what to benchmark")
+    p.add_argument("what", choices=["generate", "samples"],
+                   help="generate: rfs against transformers; samples: n samples per problem sharing the prompt's "
+                        "prefill against one generation per sample")
     p.add_argument("--size", default="0.6b", choices=[*CONFIGS, "pocket"],
                    help="architecture with random weights: a Qwen3 size or 'pocket' (~5M parameters); default 0.6b")
-    p.add_argument("--batch", type=int, nargs="+", default=[1, 8], help="batch sizes to measure (default 1 8)")
-    p.add_argument("--samples", type=int, default=1, help="samples per prompt, sharing its prefill (default 1)")
+    p.add_argument("--batch", type=int, nargs="+", default=[1, 8], help="generate: batch sizes (default 1 8)")
+    p.add_argument("--problems", type=int, default=4, help="samples: prompts sampled together (default 4)")
+    p.add_argument("--samples", type=int, default=None,
+                   help="samples per prompt, sharing its prefill (default 1 for generate, 8 for samples)")
     p.add_argument("--prompt-tokens", type=int, default=64, help="prompt length (default 64)")
-    p.add_argument("--new-tokens", type=int, default=128, help="tokens to generate (default 128)")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); >0 samples")
+    p.add_argument("--new-tokens", type=int, default=None,
+                   help="tokens to generate (default 128 for generate, 64 for samples)")
+    p.add_argument("--temperature", type=float, default=0.0,
+                   help="generate: 0 = greedy (default); >0 samples (samples always draws at 0.8)")
     p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"], help="weight dtype")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     p.add_argument("--no-transformers", action="store_true", help="time rfs alone")
     p.add_argument("--int8", action="store_true", help="int8 weight-only rfs model (reports the logit error)")
+    p.add_argument("--seed", type=int, default=0, help="samples: sampling seed (default 0)")
 
 
 def main(args: argparse.Namespace) -> int:
     """Entry point of ``rfs bench``."""
-    bench_generate(args)
+    if args.what == "samples":
+        bench_samples(replace_defaults(args, samples=8, new_tokens=64))
+    else:
+        bench_generate(replace_defaults(args, samples=1, new_tokens=128))
     return 0
+
+
+def replace_defaults(args: argparse.Namespace, **defaults) -> argparse.Namespace:
+    """``args`` with each option in ``defaults`` that was not given set to its default for this benchmark."""
+    return argparse.Namespace(**vars(args) | {k: v for k, v in defaults.items() if getattr(args, k) is None})

@@ -10,6 +10,14 @@ import argparse
 import sys
 
 DEFAULT_MODEL = "pocket-base"
+EVAL_EXAMPLES = """examples:
+  rfs eval --method cot                                   greedy, step by step
+  rfs eval --method self-consistency --samples 8          majority vote of 8 samples at T=0.8
+  rfs eval --method best-of-n --samples 8 --scorer logprob
+  rfs eval --method self-refine --rounds 2                the model checks its own steps and revises
+  rfs eval --method self-refine --critic verifier         ORACLE critic: an upper bound, not a method
+  rfs eval --method best-of-n --sweep                     accuracy at 1 2 4 8 16 samples: table and plot
+  rfs eval --report results.jsonl                         regrade and summarize a results file"""
 
 
 def _add_model_args(p: argparse.ArgumentParser, default: str = DEFAULT_MODEL) -> None:
@@ -106,14 +114,15 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Run a benchmark (see ``rfs bench generate --help``)."""
+    """Run a benchmark: ``generate`` (rfs against transformers) or ``samples`` (shared prefill against one call per
+    sample)."""
     from rfs import bench
 
     return bench.main(args)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Evaluate a model on a math dataset (see ``rfs eval --help``)."""
+    """Evaluate a model on a math dataset, by greedy decoding or by a method of chapters 4-5; results resume."""
     from rfs import evaluate
 
     return evaluate.main(args)
@@ -163,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_arguments(p)
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("eval", help="evaluate a model on pocket-math or MATH-500", description=cmd_eval.__doc__)
+    p = sub.add_parser("eval", help="evaluate a model on pocket-math or MATH-500", description=cmd_eval.__doc__,
+                       epilog=EVAL_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_eval_arguments(p)
     p.set_defaults(func=cmd_eval)
 

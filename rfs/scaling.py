@@ -1,17 +1,37 @@
 """Inference-time scaling: spend more compute per problem to answer better (chapter 4).
 
-Self-consistency samples several solutions and takes a majority vote over their final answers. Answers that
-the verifier deems equal (``\\frac{1}{2}`` and ``0.5``) are one candidate, so rewording splits no votes.
-Best-of-N keeps the one sample that a scorer rates highest; pass@k measures how often at least one of k
-samples is right.
+Sample several solutions per problem (:func:`sample_solutions`; the prompt's prefill is computed once and
+shared by its samples), then pick one answer. Self-consistency takes a majority vote over the final answers;
+answers that the verifier deems equal (``\\frac{1}{2}`` and ``0.5``) are one candidate, so rewording splits
+no votes. Best-of-N keeps the one sample that a scorer rates highest; pass@k measures how often at least one
+of k samples is right.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from rfs.generate import Completion
-from rfs.verify import extract_boxed, grade_answer
+from rfs.generate import Completion, generate
+from rfs.prompts import build_prompt
+from rfs.qwen3 import Qwen3
+from rfs.tokenizer import Tokenizer
+from rfs.verify import extract_answer, extract_boxed, grade_answer
+
+
+def sample_solutions(model: Qwen3, tokenizer: Tokenizer, problems: list[str], n: int, temperature: float = 0.8,
+                     top_k: int | None = None, top_p: float | None = None, prompt: str = "cot",
+                     thinking: bool | None = None, max_new_tokens: int = 384, seed: int = 0, logprobs: bool = False,
+                     batch_size: int | None = None, progress: bool = False) -> list[list[Completion]]:
+    """``n`` sampled solutions for each problem: one list of ``n`` :class:`Completion` per problem.
+
+    Each problem is wrapped in the ``prompt`` template (see :func:`rfs.prompts.build_prompt`); its prefill is
+    computed once and shared by its ``n`` samples. Sample ``j`` is drawn with the seed ``seed + j`` whatever
+    else is in the batch, so the first ``k`` samples of an ``n``-sample run are exactly a ``k``-sample run.
+    ``logprobs=True`` records each token's log-probability, which the best-of-N scorers need.
+    """
+    prompts = [build_prompt(tokenizer, problem, prompt, thinking) for problem in problems]
+    return generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
+                    top_p=top_p, n=n, seed=seed, logprobs=logprobs, batch_size=batch_size, progress=progress)
 
 
 def majority_vote(answers: list[str | None], equal: Callable[[str, str], bool] = grade_answer) -> str | None:
@@ -34,6 +54,16 @@ def majority_vote(answers: list[str | None], equal: Callable[[str, str], bool] =
     if not candidates:
         return None
     return max(candidates, key=len)[0]  # max keeps the first of equally long groups
+
+
+def self_consistency(completions: list[Completion]) -> str | None:
+    """The majority answer of several solutions to one problem (None when none of them gives an answer).
+
+    Each solution's final answer is extracted (:func:`rfs.verify.extract_answer`) and the answers vote, with
+    equivalent spellings counted as one (:func:`majority_vote`). A tie goes to the answer whose first vote
+    came earliest, so with samples in generation order the result is deterministic.
+    """
+    return majority_vote([extract_answer(c.text) for c in completions])
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

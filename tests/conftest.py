@@ -66,3 +66,13 @@ def tiny_model() -> Qwen3:
     with torch.no_grad():
         model.embed_tokens.weight.mul_(4)
     return model
+
+
+@pytest.fixture(scope="session")
+def pocket_base():
+    """The shipped pocket-base model and its tokenizer, on the CPU (skips where the pocket models are not built)."""
+    from rfs.hub import MODELS, load_model, load_tokenizer
+
+    if not (MODELS["pocket-base"]["path"] / "config.json").is_file():
+        pytest.skip("the pocket models are not built (rfs pocket train --preset base)")
+    return load_model("pocket-base", device="cpu"), load_tokenizer("pocket-base")

@@ -5,8 +5,10 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from rfs.cli import build_parser, main
+from rfs.evaluate import read_results
 from rfs.hub import MODELS
 
 
@@ -56,3 +58,52 @@ def test_eval_report_regrades_a_results_file(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "accuracy 100.0% on 1 problems" in done.stdout
     assert (tmp_path / "levels.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ([], {"method": "greedy", "prompt": "plain", "temperature": 0.0}),
+    (["--prompt", "cot", "--samples", "8", "--temperature", "0.8"],  # the README's self-consistency command
+     {"method": "self-consistency", "prompt": "cot", "samples": 8, "temperature": 0.8}),
+    (["--method", "cot"], {"method": "greedy", "prompt": "cot", "temperature": 0.0}),
+    (["--method", "best-of-n", "--scorer", "heuristic"],
+     {"method": "best-of-n", "prompt": "cot", "samples": 8, "temperature": 0.8, "scorer": "heuristic"}),
+    (["--method", "self-refine", "--critic", "verifier", "--rounds", "3"],
+     {"method": "self-refine", "prompt": "cot", "rounds": 3, "critic": "verifier", "scorer": "mean-logprob"}),
+    (["--thinking", "on"], {"method": "greedy", "prompt": "chat", "thinking": True, "temperature": 0.0}),
+])
+def test_eval_arguments_become_run_settings(argv, expected):
+    from rfs.evaluate import settings_from_args
+
+    settings = settings_from_args(build_parser().parse_args(["eval", *argv]))
+    assert settings == {"thinking": None, "max_new_tokens": 384, "seed": 0} | expected
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--method", "greedy", "--samples", "4"], "greedy gives one solution per problem"),
+    (["--method", "cot", "--prompt", "plain"], "--method cot is greedy decoding with the cot prompt"),
+    (["--method", "self-refine", "--temperature", "0.7"], "self-refine decodes greedily"),
+    (["--method", "cot", "--sweep"], "--sweep needs --method self-consistency, best-of-n or self-refine"),
+    (["--method", "best-of-n", "--sweep", "--samples", "4"], "give them as --sweep-values"),
+])
+def test_eval_refuses_settings_that_do_not_fit_together(argv, message, capsys):
+    assert main(["eval", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (MODELS["pocket-base"]["path"] / "config.json").is_file(), reason="pocket models not built")
+def test_eval_sweep_writes_its_table_and_plot(tmp_path):
+    done = rfs("eval", "--method", "best-of-n", "--sweep", "--sweep-values", "1", "2", "--limit", "3",
+               "--max-new-tokens", "64", "--device", "cpu", "--out-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "| samples | accuracy | tokens per problem |" in done.stdout and "| 2 |" in done.stdout
+    assert len(read_results(tmp_path / "results.jsonl")) == 3
+    assert (tmp_path / "sweep.csv").read_text().startswith("samples,accuracy,tokens_per_problem")
+    assert (tmp_path / "sweep.png").stat().st_size > 1000
+
+
+def test_bench_samples_gives_the_same_tokens_both_ways(capsys):
+    threads = str(torch.get_num_threads())  # the benchmark sets the thread count: keep this process's
+    assert main(["bench", "samples", "--size", "pocket", "--problems", "2", "--samples", "3", "--prompt-tokens", "8",
+                 "--new-tokens", "4", "--threads", threads]) == 0
+    out = capsys.readouterr().out
+    assert "2 problems x 3 samples" in out and "the tokens are identical" in out

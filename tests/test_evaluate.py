@@ -1,5 +1,6 @@
-"""Evaluation: grading records, summaries, majority votes, and resuming an interrupted run."""
+"""Evaluation: grading records, summaries, the methods of chapters 4-5, resuming, and sweeps."""
 
+import csv
 import json
 import os
 import signal
@@ -11,16 +12,12 @@ import pytest
 import torch
 from conftest import tiny_config
 
-from rfs.evaluate import evaluate, read_results, summarize, wrong_answer_agreement
+from rfs.evaluate import evaluate, read_results, regrade, summarize, wrong_answer_agreement
+from rfs.generate import generate
 from rfs.hub import save_model
+from rfs.prompts import PROMPTS
 from rfs.qwen3 import Qwen3
-from rfs.scaling import majority_vote
-
-
-def test_majority_vote_merges_equivalent_answers_and_breaks_ties_by_order():
-    assert majority_vote(["0.5", "3", "\\frac{1}{2}", "3", "1/2"]) == "0.5"
-    assert majority_vote(["4", "5", "5", "4"]) == "4"  # a tie: the answer seen first wins
-    assert majority_vote([None, None]) is None and majority_vote([None, "7"]) == "7"
+from rfs.sweep import correct_at, sweep_rows, tokens_at, write_sweep
 
 
 def test_summary_and_wrong_answer_agreement():
@@ -71,27 +68,82 @@ def test_killed_rfs_eval_resumes_to_exactly_one_record_per_problem(tmp_path, tin
     assert "accuracy" in done.stdout
 
 
-def test_pass_at_k_matches_the_closed_form():
-    from math import comb
-
-    from rfs.scaling import pass_at_k
-
-    assert pass_at_k(10, 0, 3) == 0.0 and pass_at_k(10, 8, 3) == 1.0  # too few wrong samples to fill 3 draws
-    assert pass_at_k(5, 1, 1) == pytest.approx(0.2)
-    assert pass_at_k(4, 2, 2) == pytest.approx(1 - 1 / 6)  # both draws wrong: C(2,2)/C(4,2)
-    for n, c, k in [(20, 3, 5), (100, 37, 10), (8, 4, 8)]:
-        assert pass_at_k(n, c, k) == pytest.approx(1 - comb(n - c, k) / comb(n, k))
-    with pytest.raises(ValueError):
-        pass_at_k(3, 4, 1)
+RECORDS = [{"unique_id": f"p{i}", "problem": f"What is {i}+1?", "answer": str(i + 1), "level": 1, "type": "t"}
+           for i in range(5)]
+POCKET_RECORDS = [{"unique_id": str(i), "problem": p, "answer": a} for i, (p, a) in enumerate([
+    ("Compute (48 + 6) \\times 3 - 27.", "135"), ("What is 8633 + 170 + 86?", "8889"),
+    ("What is 44 \\times 29?", "1276"), ("Solve for $x$: $4x + 46 = 142$.", "24")])]
 
 
-def test_best_of_n_scorers():
-    from rfs.generate import Completion
-    from rfs.scaling import best_of_n
+def test_several_samples_without_a_method_still_take_a_vote_over_the_same_samples(tiny_model, tiny_tokenizer):
+    results = evaluate(tiny_model, tiny_tokenizer, RECORDS[:2], prompt="cot", samples=3, max_new_tokens=6,
+                       progress=False)
+    by_hand = generate(tiny_model, tiny_tokenizer, [PROMPTS["cot"].format(problem=r["problem"]) for r in RECORDS[:2]],
+                       max_new_tokens=6, temperature=0.8, n=3, seed=0)  # what `evaluate` did before methods
+    assert [r["outputs"] for r in results] == [[c.text for c in s] for s in by_hand]
+    assert [r["tokens"] for r in results] == [sum(len(c.token_ids) for c in s) for s in by_hand]
+    assert results[0]["settings"] == {"method": "self-consistency", "prompt": "cot", "thinking": None,
+                                      "max_new_tokens": 6, "seed": 0, "temperature": 0.8, "samples": 3}
 
-    short = Completion("\\boxed{1}", [1, 2], "stop", [-0.5, -0.5])
-    long = Completion("so \\boxed{2}", [1, 2, 3, 4], "stop", [-0.1, -0.1, -0.1, -0.3])
-    unfinished = Completion("no answer", [1], "length", [-0.01])
-    assert best_of_n([short, long], "logprob") is long  # -0.6 beats -1.0
-    assert best_of_n([short, long], "mean-logprob") is long
-    assert best_of_n([unfinished, long, short], "heuristic") is short  # boxed, finished, shortest
+
+def test_best_of_n_records_its_scores_resumes_and_refuses_other_settings(tiny_model, tiny_tokenizer, tmp_path):
+    out = tmp_path / "best.jsonl"
+    options = dict(method="best-of-n", samples=3, scorer="logprob", max_new_tokens=6, batch_size=2, progress=False)
+    first = evaluate(tiny_model, tiny_tokenizer, RECORDS[:3], out=out, **options)
+    for r in first:
+        assert len(r["scores"]) == 3 and r["chosen"] == r["scores"].index(max(r["scores"]))
+        assert r["answer"] == r["answers"][r["chosen"]] and r["tokens"] == sum(r["sample_tokens"])
+    again = evaluate(tiny_model, tiny_tokenizer, RECORDS, out=out, **options)
+    assert again[:3] == first and [r["id"] for r in read_results(out)] == [f"p{i}" for i in range(5)]
+    with pytest.raises(ValueError, match="other settings"):
+        evaluate(tiny_model, tiny_tokenizer, RECORDS, out=out, **options | {"scorer": "mean-logprob"})
+
+
+def test_regrade_keeps_the_chosen_output():
+    record = {"reference": "2", "outputs": ["\\boxed{1}", "\\boxed{2}"], "chosen": 1}
+    assert regrade([record])[0]["correct"] and regrade([record])[0]["answer"] == "2"
+    assert regrade([record | {"chosen": None}])[0]["answer"] == "1"  # no choice: a vote, tied, the first wins
+
+
+def test_self_refine_records_rounds_and_tokens_and_resumes(pocket_base, tmp_path):
+    model, tokenizer = pocket_base
+    out = tmp_path / "refine.jsonl"
+    [first] = evaluate(model, tokenizer, POCKET_RECORDS[:1], method="self-refine", rounds=1, out=out, progress=False)
+    both = evaluate(model, tokenizer, POCKET_RECORDS[:2], method="self-refine", rounds=1, out=out, progress=False)
+    assert both[0] == first and first["stopped"] == "accepted" and first["correct"]
+    revised = both[1]  # 8703 + 86 fails its check: one revision
+    assert len(revised["outputs"]) == 2 and revised["feedback"][0] is None and "step" in revised["feedback"][1]
+    assert revised["tokens"] == revised["tokens_by_round"][-1] > revised["tokens_by_round"][0]
+    assert revised["answer"] == revised["answers"][revised["chosen"]]
+    with pytest.raises(ValueError, match="other settings"):
+        evaluate(model, tokenizer, POCKET_RECORDS, method="self-refine", rounds=2, out=out, progress=False)
+
+
+@pytest.mark.parametrize("method", ["self-consistency", "best-of-n"])
+def test_a_sweep_reads_off_smaller_runs_exactly(pocket_base, method):
+    model, tokenizer = pocket_base
+    options = dict(method=method, prompt="cot", max_new_tokens=96, progress=False)
+    four = evaluate(model, tokenizer, POCKET_RECORDS, samples=4, **options)
+    for k in (1, 2):  # the first k samples of a 4-sample run are a k-sample run
+        fewer = evaluate(model, tokenizer, POCKET_RECORDS, samples=k, **options)
+        assert [correct_at(r, k) for r in four] == [r["correct"] for r in fewer]
+        assert [tokens_at(r, k) for r in four] == [r["tokens"] for r in fewer]
+    rows = sweep_rows(four, [1, 2, 4])
+    assert rows[2] == {"samples": 4, "accuracy": summarize(four)["accuracy"],
+                       "tokens_per_problem": summarize(four)["tokens_per_problem"]}
+
+
+def test_a_rounds_sweep_reads_off_fewer_rounds_and_writes_its_table_and_plot(pocket_base, tmp_path):
+    model, tokenizer = pocket_base
+    two = evaluate(model, tokenizer, POCKET_RECORDS, method="self-refine", rounds=2, progress=False)
+    one = evaluate(model, tokenizer, POCKET_RECORDS, method="self-refine", rounds=1, progress=False)
+    assert [correct_at(r, 1) for r in two] == [r["correct"] for r in one]
+    assert [tokens_at(r, 1) for r in two] == [r["tokens"] for r in one]
+    assert any(len(r["chosen_by_round"]) == 3 for r in two)  # some problem was still refined in round 2
+    rows = sweep_rows(two, [0, 1, 2])
+    paths = write_sweep(rows, tmp_path / "sweep", "pocket-base, self-refine")
+    assert [p.name for p in paths] == ["sweep.md", "sweep.csv", "sweep.png"]
+    with open(paths[1]) as f:
+        assert [int(row["rounds"]) for row in csv.DictReader(f)] == [0, 1, 2]
+    assert f"| 2 | {rows[2]['accuracy']:.1%} |" in paths[0].read_text()
+    assert paths[2].stat().st_size > 1000
