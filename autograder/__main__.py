@@ -11,8 +11,10 @@ import torch.nn.functional as F
 
 def reference_solutions() -> dict:
     """The rfs references, wrapped as if written in a notebook, for the self-test."""
-    from rfs.generate import filter_top_p
+    from rfs.generate import Completion, filter_top_p
     from rfs.qwen3 import apply_rope, rms_norm, rope_cos_sin
+    from rfs.refine import Claim, find_claims, judge_claims
+    from rfs.scaling import majority_vote, pass_at_k, score_mean_logprob
     from rfs.verify import extract_boxed, grade_answer, normalize_answer
 
     def attend_with_cache(q, k, v, k_cache, v_cache, length):
@@ -21,12 +23,30 @@ def reference_solutions() -> dict:
         keys = k_cache[:, :, :length + 1].repeat_interleave(group, dim=1)
         return F.scaled_dot_product_attention(q, keys, v_cache[:, :, :length + 1].repeat_interleave(group, dim=1))
 
+    def best_of_n(completions, scorer):  # rfs's best_of_n takes the name of a scorer, this one the scorer
+        return max(completions, key=scorer)
+
+    def claims_of(text):  # rfs's Claims as the (expression, value, start, end) tuples of the assignment
+        return [(c.expression, c.value, c.start, c.end) for c in find_claims(text)]
+
+    def revision_prefix(text, claims, checked):  # judge_claims reads each checked value from a check's solution
+        checks = [Completion("" if value is None else f"\\boxed{{{value}}}", [], "stop") for value in checked]
+        return judge_claims(text, [(Claim(e, v, 0, start, end), check)
+                                   for (e, v, start, end), check in zip(claims, checks, strict=True)]).fix
+
+    def refine_round(text, check, continue_solution):
+        prefix = revision_prefix(text, claims_of(text), [check(c.question) for c in find_claims(text)])
+        return None if prefix is None else prefix + continue_solution(prefix)
+
     def wrap(fn):
         return lambda *args: fn(*args)
 
     return {"rms_norm": wrap(rms_norm), "rope_cos_sin": wrap(rope_cos_sin), "apply_rope": wrap(apply_rope),
             "filter_top_p": wrap(filter_top_p), "attend_with_cache": attend_with_cache,
-            "extract_boxed": wrap(extract_boxed), "normalize": wrap(normalize_answer), "grade": wrap(grade_answer)}
+            "extract_boxed": wrap(extract_boxed), "normalize": wrap(normalize_answer), "grade": wrap(grade_answer),
+            "majority_vote": wrap(majority_vote), "pass_at_k": wrap(pass_at_k), "best_of_n": best_of_n,
+            "mean_logprob": wrap(score_mean_logprob), "find_claims": claims_of, "revision_prefix": revision_prefix,
+            "refine_round": refine_round}
 
 
 def self_check(device: str | None) -> int:
@@ -47,6 +67,12 @@ def self_check(device: str | None) -> int:
         "extract": lambda v: checks.check_extract_boxed(ref["extract_boxed"], v),
         "normalize": lambda v: checks.check_normalize(ref["normalize"], v),
         "grade": lambda v: checks.check_grade(ref["grade"], v),
+        "majority_vote": lambda v: checks.check_majority_vote(ref["majority_vote"], v),
+        "pass_at_k": lambda v: checks.check_pass_at_k(ref["pass_at_k"], v),
+        "best_of_n": lambda v: checks.check_best_of_n(ref["best_of_n"], ref["mean_logprob"], v),
+        "find_claims": lambda v: checks.check_find_claims(ref["find_claims"], v),
+        "revision_prefix": lambda v: checks.check_revision_prefix(ref["revision_prefix"], v),
+        "refine_round": lambda v: checks.check_refine_round(ref["refine_round"], v),
     }
     failed = 0
     for name, run in runs.items():

@@ -110,3 +110,36 @@ def test_deleted_test_cells_and_imports_score_zero_before_running():
     assert imported_references("from rfs.qwen3 import rms_norm as f", "rms_norm") == ["rms_norm"]
     assert imported_references("import rfs\nrfs.generate.filter_top_p(x, 0.9)", "top_p") == ["filter_top_p"]
     assert imported_references("from rfs.qwen3 import KVCache", "decode") == []
+
+
+def grade_parts(tmp_path: Path, chapter: str, bodies: dict[str, str]) -> tuple[dict, dict[str, dict]]:
+    """Grade the solution of ``chapter`` with ``bodies`` in place of some parts: the report, and its parts by name."""
+    release = ROOT / f"book/assignments/{chapter}/{chapter}_exercises.ipynb"
+    source = ROOT / f"solutions/{chapter}/{chapter}_exercises.ipynb"
+    path = tmp_path / f"{chapter}_exercises.ipynb"
+    nbformat.write(submission(release, source, bodies), path)
+    report = grade(path)
+    return report, {p["part"]: p for p in report["parts"]}
+
+
+def test_grade_ch04_catches_the_reference_imported_or_called(tmp_path):
+    report, parts = grade_parts(tmp_path, "ch04", {
+        "majority_vote": "from rfs.scaling import majority_vote\n",
+        "pass_at_k": body("from rfs import scaling\n\n\ndef pass_at_k(n, c, k):", "return scaling.pass_at_k(n, c, k)"),
+    })
+    assert (report["points"], report["max_points"]) == (2, 10)
+    assert "imports the reference" in parts["majority_vote"]["message"]
+    assert "calls rfs's pass_at_k" in parts["pass_at_k"]["message"]  # caught at run time
+    assert parts["best_of_n"]["message"] == "ok"
+
+
+def test_grade_ch05_catches_a_reference_constant_read_at_run_time(tmp_path):
+    report, parts = grade_parts(tmp_path, "ch05", {  # the claims regex of rfs.refine, reached through the module
+        "find_claims": body("from rfs import refine\n\n\ndef find_claims(text):",
+                            "return [(f'{m[1]} {m[2]} {m[3]}', m[4], m.start(4), m.end(4)) "
+                            "for m in refine.CLAIM.finditer(text)]"),
+    })
+    assert (report["points"], report["max_points"]) == (3, 10)
+    assert "calls rfs's CLAIM" in parts["find_claims"]["message"]
+    assert parts["revision_prefix"]["message"] == "ok"
+    assert "calls rfs's CLAIM" in parts["refine_round"]["message"]  # the round uses that find_claims

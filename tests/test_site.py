@@ -14,7 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
-LESSONS = ["ch02_generating_text", "ch03_evaluating_reasoning"]
+LESSONS = ["ch02_generating_text", "ch03_evaluating_reasoning", "ch04_inference_time_scaling",
+           "ch05_self_refinement"]
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,7 @@ def site() -> Path:
 def test_lesson_pages_show_executed_outputs_and_local_mathjax(site, lesson):
     page = (site / "lessons" / f"{lesson}.html").read_text()
     assert page.count("cell_output") >= 5  # the lesson ran at build time and its outputs are on the page
+    assert 'src="../_images/' in page  # and so is its plot
     assert "Traceback" not in page
     assert "_static/mathjax/tex-mml-chtml.js" in page
     assert "cdn.jsdelivr.net" not in page and "mathjax@3" not in page  # no CDN: math renders offline
@@ -44,7 +46,8 @@ def test_site_has_launch_buttons_and_every_page(site):
     page = (site / "lessons" / "ch02_generating_text.html").read_text()
     assert "colab.research.google.com" in page and "mybinder.org" in page
     for name in ["book/intro", "book/setup", "book/learners", "book/instructors", "book/results",
-                 "lessons/ch01_understanding_reasoning_models", "book/assignments/ch02/ch02_exercises"]:
+                 "lessons/ch01_understanding_reasoning_models", "book/assignments/ch02/ch02_exercises",
+                 "book/assignments/ch04/ch04_exercises", "book/assignments/ch05/ch05_exercises"]:
         assert (site / f"{name}.html").is_file(), name
 
 
