@@ -117,3 +117,14 @@ def test_list_models_covers_pocket_and_hub():
     rows = {row["name"]: row for row in list_models()}
     assert rows["qwen3-0.6b-base"]["source"] == "Qwen/Qwen3-0.6B-Base"
     assert rows["pocket-base"]["source"] == "shipped with rfs"
+
+
+def test_package_level_entry_points_load_a_model_and_its_tokenizer(tmp_path, tiny_tokenizer_file):
+    import rfs
+
+    save_model(Qwen3(tiny_config()), tmp_path, tokenizer_json=tiny_tokenizer_file)
+    assert rfs.load_model is load_model
+    assert isinstance(rfs.load_model(tmp_path, device="cpu"), Qwen3)
+    assert rfs.load_tokenizer(tmp_path).encode("<|im_end|>") == [rfs.load_tokenizer(tmp_path).im_end_id]
+    with pytest.raises(AttributeError, match="no attribute 'load_modle'"):
+        rfs.load_modle  # noqa: B018
