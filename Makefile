@@ -22,6 +22,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
+# The lesson cache keys on the notebooks' code, not on the models they load: retrained models clear it.
+MODELS_STAMP := _build/.models-stamp
+$(MODELS_STAMP): $(wildcard rfs/pocket/models/*/model.safetensors)
+	rm -rf _build/.jupyter_cache && mkdir -p _build && touch $@
+
 # MathJax 3 from the npm registry, served by the site itself so math renders offline.
 mathjax: $(MATHJAX)
 
@@ -31,7 +36,7 @@ $(MATHJAX):
 	rm -rf book/_static/mathjax && cp -r build/mathjax/package/es5 book/_static/mathjax
 
 # Build the course site; lessons execute on the pocket models (cached in _build/.jupyter_cache).
-site-build: install mathjax
+site-build: install mathjax $(MODELS_STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/jupyter-book build . --toc book/_toc.yml --builder html -W -n --keep-going
 
 site: site-build
