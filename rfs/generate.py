@@ -9,6 +9,7 @@ are copied, not recomputed); sequences that finish leave the batch so the rest r
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -18,6 +19,10 @@ from tqdm.auto import tqdm
 
 from rfs.qwen3 import KVCache, Qwen3
 from rfs.tokenizer import Tokenizer
+
+# torch warns about Intel GPUs whenever the oneDNN flags are restored (see _decode_context), also on machines
+# without one: noise in every lesson and benchmark that decodes in bf16 on a CPU.
+warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN is available for Intel GPUs")
 
 
 def default_device() -> torch.device:
