@@ -31,7 +31,7 @@ def reference_solutions() -> dict:
 
     def revision_prefix(text, claims, checked):  # judge_claims reads each checked value from a check's solution
         checks = [Completion("" if value is None else f"\\boxed{{{value}}}", [], "stop") for value in checked]
-        return judge_claims(text, [(Claim(e, v, 0, start, end), check)
+        return judge_claims(text, [(Claim(e, v, 0, start, end), [check])
                                    for (e, v, start, end), check in zip(claims, checks, strict=True)]).fix
 
     def refine_round(text, check, continue_solution):

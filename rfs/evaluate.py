@@ -65,7 +65,8 @@ def grade_problem(record: dict, outputs: list[str], chosen: int | None = None) -
 
 def run_settings(method: str | None = None, prompt: str | None = None, thinking: bool | None = None,
                  samples: int | None = None, temperature: float | None = None, max_new_tokens: int = 384,
-                 seed: int = 0, scorer: str = "mean-logprob", rounds: int = 2, critic: str = "self-check") -> dict:
+                 seed: int = 0, scorer: str = "mean-logprob", rounds: int = 2, critic: str = "self-check",
+                 check_samples: int = 1) -> dict:
     """The settings that decide a run's results, as stored in each record: only those ``method`` uses.
 
     Defaults: without a method, one sample is greedy and several take a vote (self-consistency); self-consistency
@@ -88,7 +89,8 @@ def run_settings(method: str | None = None, prompt: str | None = None, thinking:
         if temperature:
             raise ValueError("self-refine decodes greedily (the first solution, the checks and the revisions): "
                              "drop the temperature")
-        return settings | {"rounds": rounds, "critic": critic, "scorer": scorer}
+        settings |= {"rounds": rounds, "critic": critic, "scorer": scorer}
+        return settings | ({"check_samples": check_samples} if critic == "self-check" else {})
     if method == "greedy":  # greedy unless a temperature is given
         return settings | {"temperature": temperature or 0.0}
     settings |= {"temperature": 0.8 if temperature is None else temperature, "samples": samples}
@@ -131,7 +133,8 @@ def solve_by_refining(model: Qwen3, tokenizer: Tokenizer, records: list[dict], s
     references = [r["answer"] for r in records] if settings["critic"] == "verifier" else None  # the oracle's alone
     refined = self_refine(model, tokenizer, [r["problem"] for r in records], settings["rounds"], settings["critic"],
                           references, settings["scorer"], settings["prompt"], settings["thinking"],
-                          settings["max_new_tokens"], settings["seed"], batch_size)
+                          settings["max_new_tokens"], settings["seed"], batch_size,
+                          check_samples=settings.get("check_samples", 1))
     return [{"outputs": [a.text for a in r.attempts], "chosen": r.kept_by_round[-1],
              "chosen_by_round": r.kept_by_round, "tokens_by_round": r.tokens_by_round,
              "scores": [a.score for a in r.attempts], "feedback": [a.feedback for a in r.attempts],
@@ -150,18 +153,19 @@ def evaluate(model, tokenizer: Tokenizer, records: list[dict], prompt: str | Non
              thinking: bool | None = None, samples: int | None = None, temperature: float | None = None,
              max_new_tokens: int = 384, batch_size: int = 32, seed: int = 0, out: str | Path | None = None,
              progress: bool = True, method: str | None = None, scorer: str = "mean-logprob", rounds: int = 2,
-             critic: str = "self-check") -> list[dict]:
+             critic: str = "self-check", check_samples: int = 1) -> list[dict]:
     """Solve and grade each record (``{unique_id, problem, answer, level, type}``) by ``method`` (see ``METHODS``).
 
     Without ``method``, one sample is greedy (or sampled at ``temperature``) and several take a majority vote;
     :func:`run_settings` gives the defaults. ``scorer`` (an ``rfs.scaling.SCORERS`` name) rates the samples of
-    best-of-n and the attempts of self-refine; ``rounds`` and ``critic`` (``rfs.refine.CRITICS``) are
-    self-refine's. With ``out``, each finished problem is appended to that JSONL file at once and problems
-    already there are skipped, so an interrupted run resumes where it stopped; a file written with other
-    settings is refused. Returns all result records, in order.
+    best-of-n and the attempts of self-refine; ``rounds``, ``critic`` (``rfs.refine.CRITICS``) and
+    ``check_samples`` (sampled checks per claim that vote, for self-check) are self-refine's. With ``out``, each
+    finished problem is appended to that JSONL file at once and problems already there are skipped, so an
+    interrupted run resumes where it stopped; a file written with other settings is refused.
+    Returns all result records, in order.
     """
     settings = run_settings(method, prompt, thinking, samples, temperature, max_new_tokens, seed, scorer, rounds,
-                            critic)
+                            critic, check_samples)
     method = settings["method"]
     out = Path(out) if out else None
     done = {r["id"]: r for r in read_results(out)} if out else {}
@@ -303,6 +307,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--critic", default="self-check", choices=list(CRITICS),
                    help="self-refine: self-check (the model recomputes its own steps; default) or verifier (an "
                         "ORACLE that compares with the reference answer: an upper bound, not a deployable method)")
+    p.add_argument("--check-samples", type=int, default=1,
+                   help="self-refine with self-check: solve each claim's check this many times at T=0.8 and take "
+                        "their vote (default 1: one greedy check, which tends to repeat the solution's mistake)")
     p.add_argument("--max-new-tokens", type=int, default=384, help="default 384")
     p.add_argument("--batch-size", type=int, default=32, help="problems generated together (default 32)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
@@ -330,7 +337,7 @@ def settings_from_args(args: argparse.Namespace) -> dict:
         method, prompt = "greedy", "cot"
     thinking = None if args.thinking is None else args.thinking == "on"
     return run_settings(method, prompt, thinking, args.samples, args.temperature, args.max_new_tokens, args.seed,
-                        args.scorer, args.rounds, args.critic)
+                        args.scorer, args.rounds, args.critic, args.check_samples)
 
 
 SWEEP_SAMPLES = [1, 2, 4, 8, 16]

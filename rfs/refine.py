@@ -13,7 +13,9 @@ Two critics (``CRITICS``):
   written in words, so the check is mechanical. Every arithmetic claim in the solution (``483 + 275 = 758.``)
   is asked again as a fresh problem (``What is 483 + 275?``), and the first claim whose recomputation disagrees
   is the critique ("step 2: the check gives 758, not 768"). The revision keeps the solution up to that value,
-  writes the checked value instead, and lets the model continue from there.
+  writes the checked value instead, and lets the model continue from there. A greedy check solves a claim the
+  way the solution did and so tends to repeat its mistake; with ``check_samples`` above 1, each claim is solved
+  by several sampled checks that vote (chapter 4's self-consistency).
 
 Tokens spent count every generated token: solutions, revisions and the checks' own solutions. Prompts are not
 counted; the model reads them in one parallel pass, far cheaper per token than generating.
@@ -31,12 +33,13 @@ from tqdm.auto import tqdm
 from rfs.generate import Completion, generate
 from rfs.prompts import build_prompt
 from rfs.qwen3 import Qwen3
-from rfs.scaling import SCORERS
+from rfs.scaling import SCORERS, majority_vote, sample_solutions
 from rfs.tokenizer import Tokenizer
 from rfs.verify import extract_answer, grade_answer
 
 CHECK_TOKENS = 160  # a check solves one small step: its solution is short
 RESAMPLE_TEMPERATURE = 0.8  # a fresh sample after a bare "wrong" (greedy decoding would repeat the attempt)
+CHECK_TEMPERATURE = 0.8  # sampled checks of one claim, which vote
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Options:
     max_new_tokens: int = 384  # for a solution, or for the continuation of a revised one
     scorer: str = "mean-logprob"  # the rfs.scaling.SCORERS entry that ranks attempts
     batch_size: int | None = None  # prompts generated together (default: all at once)
+    check_samples: int = 1  # self-check: one greedy check per claim, or a vote of this many sampled checks
 
 
 DEFAULTS = Options()
@@ -176,15 +180,16 @@ def checked_value(check: str, question: str) -> str | None:
     return extract_answer(check)
 
 
-def judge_claims(text: str, checked: list[tuple[Claim, Completion]]) -> Critique:
-    """Self-check's verdict on the solution ``text`` from each of its claims with the solution of its check.
+def judge_claims(text: str, checked: list[tuple[Claim, list[Completion]]]) -> Critique:
+    """Self-check's verdict on the solution ``text`` from each of its claims with the solutions of its check.
 
-    The first claim whose check gives another value is the critique. A check that reaches no answer does not
-    count against its claim; a solution whose checks all agree (or that makes no claims) is accepted.
+    A claim's checked value is the vote of its check solutions (one greedy solution, or several samples). The
+    first claim whose checked value differs is the critique. A check that reaches no answer does not count
+    against its claim; a solution whose checks all agree (or that makes no claims) is accepted.
     """
-    tokens = sum(len(check.token_ids) for _, check in checked)  # every check was paid for, used or not
-    for claim, check in checked:
-        value = checked_value(check.text, claim.question)
+    tokens = sum(len(c.token_ids) for _, checks in checked for c in checks)  # every check was paid for, used or not
+    for claim, checks in checked:
+        value = majority_vote([checked_value(c.text, claim.question) for c in checks])
         if value is not None and not grade_answer(value, claim.value):
             # The revision starts from the text up to this value, the checked value in its place, and the
             # character after it ("." or ","), so that the model goes on after the number rather than extend it.
@@ -198,13 +203,19 @@ def self_check_critique(model: Qwen3, tokenizer: Tokenizer, attempts: list[Attem
                         references: list[str | None], options: Options) -> list[Critique]:
     """Critic without the reference (``references`` is unused): the model recomputes each attempt's claims.
 
-    All claims of all attempts are asked as fresh problems and solved together, greedily, with the
-    step-by-step prompt; :func:`judge_claims` compares each check with its claim.
+    All claims of all attempts are asked as fresh problems and solved together with the step-by-step prompt:
+    greedily, or ``options.check_samples`` times at ``CHECK_TEMPERATURE`` (sharing each question's prefill);
+    :func:`judge_claims` compares each check with its claim.
     """
     claims = [find_claims(a.text) for a in attempts]
     questions = [c.question for cs in claims for c in cs]
-    check_options = replace(options, prompt="cot", thinking=None, max_new_tokens=CHECK_TOKENS)
-    checks = iter(continue_solutions(model, tokenizer, questions, [""] * len(questions), check_options))
+    if options.check_samples == 1:
+        check_options = replace(options, prompt="cot", thinking=None, max_new_tokens=CHECK_TOKENS)
+        solved = [[c] for c in continue_solutions(model, tokenizer, questions, [""] * len(questions), check_options)]
+    else:
+        solved = sample_solutions(model, tokenizer, questions, options.check_samples, CHECK_TEMPERATURE,
+                                  max_new_tokens=CHECK_TOKENS, batch_size=options.batch_size)
+    checks = iter(solved)
     return [judge_claims(a.text, [(c, next(checks)) for c in cs]) for a, cs in zip(attempts, claims, strict=True)]
 
 
@@ -300,7 +311,7 @@ class RefineResult:
 def self_refine(model: Qwen3, tokenizer: Tokenizer, problems: list[str], rounds: int = 2,
                 critic: str = "self-check", references: list[str] | None = None, scorer: str = "mean-logprob",
                 prompt: str = "cot", thinking: bool | None = None, max_new_tokens: int = 384, seed: int = 0,
-                batch_size: int | None = None, progress: bool = False) -> list[RefineResult]:
+                batch_size: int | None = None, progress: bool = False, check_samples: int = 1) -> list[RefineResult]:
     """Refine the greedy solution of each problem for up to ``rounds`` rounds; one :class:`RefineResult` each.
 
     Each round does what :func:`refine_round` does, for all problems still being refined at once: one batched
@@ -309,9 +320,10 @@ def self_refine(model: Qwen3, tokenizer: Tokenizer, problems: list[str], rounds:
     are fresh samples, each as likely as the last to differ); the attempt kept is chosen by :func:`keep_best`,
     with attempts rated by ``SCORERS[scorer]``. Round ``r`` never depends on how many rounds
     follow, so the state after round ``r`` of a longer run is exactly an ``r``-round run.
+    ``check_samples`` above 1 makes each self-check a vote of that many sampled checks (see :class:`Options`).
     With ``critic="verifier"`` the results are an ORACLE upper bound (the critic reads ``references``).
     """
-    options = Options(prompt, thinking, max_new_tokens, scorer, batch_size)
+    options = Options(prompt, thinking, max_new_tokens, scorer, batch_size, check_samples)
     results = [RefineResult([a], tokens_by_round=[a.tokens])
                for a in first_attempts(model, tokenizer, problems, options)]
     for round_ in tqdm(range(1, rounds + 1), desc="refining", unit="round", disable=not progress, leave=False):

@@ -69,6 +69,9 @@ def test_eval_report_regrades_a_results_file(tmp_path):
      {"method": "best-of-n", "prompt": "cot", "samples": 8, "temperature": 0.8, "scorer": "heuristic"}),
     (["--method", "self-refine", "--critic", "verifier", "--rounds", "3"],
      {"method": "self-refine", "prompt": "cot", "rounds": 3, "critic": "verifier", "scorer": "mean-logprob"}),
+    (["--method", "self-refine", "--check-samples", "5"],
+     {"method": "self-refine", "prompt": "cot", "rounds": 2, "critic": "self-check", "scorer": "mean-logprob",
+      "check_samples": 5}),
     (["--thinking", "on"], {"method": "greedy", "prompt": "chat", "thinking": True, "temperature": 0.0}),
 ])
 def test_eval_arguments_become_run_settings(argv, expected):

@@ -9,6 +9,8 @@ import pytest
 from rfs.generate import generate
 from rfs.prompts import build_prompt
 from rfs.refine import (
+    CHECK_TEMPERATURE,
+    CHECK_TOKENS,
     Attempt,
     Options,
     checked_value,
@@ -20,6 +22,7 @@ from rfs.refine import (
     refine_round,
     self_refine,
 )
+from rfs.scaling import majority_vote, sample_solutions
 
 PROBLEM = "Compute (48 + 6) \\times 3 - 27."
 SLIP = ("First the parentheses.\n48 + 6 = 54.\n54 \\times 3 = 152.\nThen subtract.\n152 - 27 = 125.\n"
@@ -66,6 +69,17 @@ def test_self_check_flags_a_planted_wrong_step_and_the_revision_continues_from_t
     continuation = generate(model, tokenizer, [build_prompt(tokenizer, PROBLEM, "cot") + verdict.fix],
                             max_new_tokens=384)[0][0]
     assert revised.tokens == verdict.tokens + len(continuation.token_ids)
+
+
+def test_sampled_checks_vote_and_every_sample_is_counted(pocket_base):
+    model, tokenizer = pocket_base
+    slip = make_attempt(model, tokenizer, PROBLEM, SLIP, True, 0, Options())
+    [verdict] = critique(model, tokenizer, [slip], "self-check", options=Options(check_samples=4))
+    questions = ["What is 48 + 6?", "What is 54 \\times 3?", "What is 152 - 27?"]
+    samples = sample_solutions(model, tokenizer, questions, 4, CHECK_TEMPERATURE, max_new_tokens=CHECK_TOKENS)
+    votes = [majority_vote([checked_value(c.text, q) for c in s]) for s, q in zip(samples, questions, strict=True)]
+    assert votes[1] == "162" and verdict.feedback == "step 3: the check gives 162, not 152 for 54 \\times 3"
+    assert verdict.tokens == sum(len(c.token_ids) for s in samples for c in s)
 
 
 def test_self_check_accepts_a_correct_solution(pocket_base):
