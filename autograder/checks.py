@@ -268,7 +268,6 @@ def check_grade(fn: Callable, visible: bool = True) -> None:
                  "rfs.verify.to_sympy (decimals are exact fractions, so 0.333 is not 1/3).")
 
 
-
 # --- Chapter 4 ------------------------------------------------------------------------------------------
 
 def same_last_char(a: str, b: str) -> bool:

@@ -111,7 +111,7 @@ def test_self_refine_records_rounds_and_tokens_and_resumes(pocket_base, tmp_path
     [first] = evaluate(model, tokenizer, POCKET_RECORDS[:1], method="self-refine", rounds=1, out=out, progress=False)
     both = evaluate(model, tokenizer, POCKET_RECORDS[:2], method="self-refine", rounds=1, out=out, progress=False)
     assert both[0] == first and first["stopped"] == "accepted" and first["correct"]
-    revised = both[1]  # 8703 + 86 fails its check: one revision
+    revised = both[1]  # a step of its first attempt fails its check: one revision
     assert len(revised["outputs"]) == 2 and revised["feedback"][0] is None and "step" in revised["feedback"][1]
     assert revised["tokens"] == revised["tokens_by_round"][-1] > revised["tokens_by_round"][0]
     assert revised["answer"] == revised["answers"][revised["chosen"]]

@@ -397,7 +397,7 @@ def generate_records(n: int, seed: int, exclude: set[str] = frozenset(), slips: 
     seen, records = set(exclude), []
     families = list(FAMILIES)
     while len(records) < n:
-        if weights is None:
+        if weights is None:  # rng.choice keeps the random stream, and so the test split, as before weights
             family = rng.choice(families)
         else:
             [family] = rng.choices(families, [weights.get(f, 1.0) for f in families])
