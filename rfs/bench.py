@@ -18,6 +18,7 @@ from contextlib import nullcontext
 import torch
 
 from rfs.generate import generate_ids
+from rfs.hub import to_checkpoint_names
 from rfs.quantize import quantize_int8
 from rfs.qwen3 import CONFIGS, Qwen3, Qwen3Config
 
@@ -62,8 +63,7 @@ def random_models(config: Qwen3Config, dtype: torch.dtype, with_transformers: bo
 
     hf_config = transformers.Qwen3Config(**{k: v for k, v in config.to_hf_dict().items() if k != "architectures"})
     hf = transformers.Qwen3ForCausalLM(hf_config).to(dtype).eval()
-    state = {("model." + k if not k.startswith("lm_head") else k): v for k, v in model.state_dict().items()}
-    hf.load_state_dict(state, strict=not config.tie_word_embeddings)
+    hf.load_state_dict(to_checkpoint_names(model.state_dict(), config), strict=not config.tie_word_embeddings)
     return model, hf
 
 

@@ -128,27 +128,59 @@ def read_safetensors(folder: Path) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def hub_to_rfs_names(tensors: dict[str, torch.Tensor], config: Qwen3Config) -> dict[str, torch.Tensor]:
-    """Map checkpoint names (``model.layers.0.mlp.up_proj.weight``) onto ours (``layers.0.mlp.up_proj.weight``).
+# Our Qwen3 computes q, k and v with one matrix and gate and up with another (rfs/qwen3.py); checkpoints store
+# the parts apart. Each fused matrix is its parts stacked row-wise, in this order.
+FUSED_PARTS = {"self_attn.qkv_proj": ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"),
+               "mlp.gate_up_proj": ("mlp.gate_proj", "mlp.up_proj")}
 
-    Our modules are named like the checkpoint's, so the mapping only strips the ``model.`` prefix. A tied
-    model reuses the embedding as output head, so a stored ``lm_head.weight`` is dropped.
+
+def part_rows(config: Qwen3Config) -> dict[str, list[int]]:
+    """Rows of each part of the fused matrices, e.g. ``[H*E, K*E, K*E]`` for q, k, v."""
+    q, kv = config.num_attention_heads * config.head_dim, config.num_key_value_heads * config.head_dim
+    return {"self_attn.qkv_proj": [q, kv, kv], "mlp.gate_up_proj": [config.intermediate_size] * 2}
+
+
+def to_checkpoint_names(state: dict[str, torch.Tensor], config: Qwen3Config) -> dict[str, torch.Tensor]:
+    """Our weights under checkpoint names (``model.layers.0.self_attn.q_proj.weight``), fused matrices split.
+
+    This is the layout ``transformers`` and the hub use; a tied ``lm_head.weight`` is left in.
     """
-    renamed = {name.removeprefix("model."): tensor for name, tensor in tensors.items()}
+    out = {}
+    for name, tensor in state.items():
+        module = name.removesuffix(".weight").split(".", 2)[-1]  # "layers.0.mlp.gate_up_proj" -> "mlp.gate_up_proj"
+        if name.startswith("layers.") and module in FUSED_PARTS:
+            prefix = name[: -len(module + ".weight")]
+            for part, rows in zip(FUSED_PARTS[module], tensor.split(part_rows(config)[module]), strict=True):
+                out[f"model.{prefix}{part}.weight"] = rows
+        else:
+            out[name if name.startswith("lm_head") else f"model.{name}"] = tensor
+    return out
+
+
+def from_checkpoint_names(tensors: dict[str, torch.Tensor], config: Qwen3Config) -> dict[str, torch.Tensor]:
+    """Map checkpoint tensors onto our modules: strip the ``model.`` prefix and stack the parts of each fused
+    matrix (``q_proj``, ``k_proj``, ``v_proj`` -> ``qkv_proj``). A tied model reuses the embedding as output
+    head, so a stored ``lm_head.weight`` is dropped."""
+    state = {name.removeprefix("model."): tensor for name, tensor in tensors.items()}
     if config.tie_word_embeddings:
-        renamed.pop("lm_head.weight", None)
-    return renamed
+        state.pop("lm_head.weight", None)
+    for layer in range(config.num_hidden_layers):
+        for fused, parts in FUSED_PARTS.items():
+            names = [f"layers.{layer}.{part}.weight" for part in parts]
+            state[f"layers.{layer}.{fused}.weight"] = torch.cat([state.pop(name) for name in names])
+    return state
 
 
-def check_state_dict(model: Qwen3, state: dict[str, torch.Tensor]) -> None:
-    """Raise a :class:`CheckpointError` naming each missing, unexpected or mis-shaped tensor."""
-    expected = {name: tuple(p.shape) for name, p in model.state_dict().items()}
+def check_checkpoint(model: Qwen3, tensors: dict[str, torch.Tensor]) -> None:
+    """Raise a :class:`CheckpointError` naming each missing, unexpected or mis-shaped tensor of a checkpoint."""
+    expected = {name: tuple(t.shape) for name, t in to_checkpoint_names(model.state_dict(), model.config).items()}
     if model.config.tie_word_embeddings:
         expected.pop("lm_head.weight")
-    problems = [f"missing tensor {name} {shape}" for name, shape in expected.items() if name not in state]
-    problems += [f"unexpected tensor {name}" for name in state if name not in expected]
-    problems += [f"tensor {name} has shape {tuple(state[name].shape)}, config.json implies {shape}"
-                 for name, shape in expected.items() if name in state and tuple(state[name].shape) != shape]
+        tensors = {name: t for name, t in tensors.items() if name != "lm_head.weight"}  # allowed, not used
+    problems = [f"missing tensor {name} {shape}" for name, shape in expected.items() if name not in tensors]
+    problems += [f"unexpected tensor {name}" for name in tensors if name not in expected]
+    problems += [f"tensor {name} has shape {tuple(tensors[name].shape)}, config.json implies {shape}"
+                 for name, shape in expected.items() if name in tensors and tuple(tensors[name].shape) != shape]
     if problems:
         raise CheckpointError("checkpoint does not match its config: " + "; ".join(problems[:10]))
 
@@ -164,10 +196,11 @@ def load_model(name_or_path: str | Path, device: str | torch.device | None = Non
 
     folder = model_dir(name_or_path)
     config = read_config(folder)
-    state = hub_to_rfs_names(read_safetensors(folder), config)
+    tensors = read_safetensors(folder)
     with torch.device("meta"):  # build without allocating, then take the loaded tensors as they are
         model = Qwen3(config)
-    check_state_dict(model, state)
+    check_checkpoint(model, tensors)
+    state = from_checkpoint_names(tensors, config)
     if dtype is not None:
         state = {name: tensor.to(dtype) for name, tensor in state.items()}
     model.load_state_dict(state, strict=False, assign=True)
@@ -186,8 +219,8 @@ def save_model(model: Qwen3, out_dir: str | Path, tokenizer_json: str | Path | N
     :func:`load_model` and by ``transformers``' ``Qwen3ForCausalLM``. Optionally copy a ``tokenizer.json``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    state = {f"model.{name}" if not name.startswith("lm_head") else name: t.detach().contiguous().cpu()
-             for name, t in model.state_dict().items()}
+    state = {name: t.detach().contiguous().cpu()
+             for name, t in to_checkpoint_names(model.state_dict(), model.config).items()}
     if model.config.tie_word_embeddings:
         state.pop("lm_head.weight")  # shared with the embedding; transformers re-ties it on load
     dtype = next(iter(state.values())).dtype

@@ -2,7 +2,8 @@
 
 Chapter 2 ("Generating text with a pre-trained LLM") builds every piece below by hand; appendix C reads this
 file top to bottom. The module and parameter names match the Hugging Face checkpoints (minus their
-``model.`` prefix), so loading real weights is a plain ``load_state_dict`` (see ``rfs/hub.py``).
+``model.`` prefix), except two fused matrices (``qkv_proj``, ``gate_up_proj``) that ``rfs/hub.py`` builds from
+the checkpoint's separate ones when loading real weights.
 
 Shapes used in the comments:
     B batch, T new tokens in this call, S all key positions (cache + new), D hidden size,
@@ -135,16 +136,21 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 class KVCache:
     """Preallocated keys and values of every layer, written in place as tokens arrive.
 
-    Each layer owns one key and one value tensor of shape (B, K, max_len, E); ``length`` slots are filled.
-    ``valid`` (B, max_len) marks which slots hold real tokens, so left padding is never attended to and each
-    row's positions count only its real tokens. No tensor is concatenated per step.
+    Each layer owns one value tensor of shape (B, K, max_len, E) and one key tensor stored transposed,
+    (B, K, E, max_len); ``length`` slots are filled. Keys are kept transposed because decoding multiplies the
+    query by all keys, ``q @ k^T``, and a CPU computes that product about twice as fast when ``k^T`` is already
+    laid out in memory (appendix E measures it). ``valid`` (B, max_len) marks which slots hold real tokens, so
+    left padding is never attended to and each row's positions count only its real tokens. No tensor is
+    concatenated per step.
     """
 
     def __init__(self, config: Qwen3Config, batch_size: int, max_len: int,
                  device: torch.device | str | None = None, dtype: torch.dtype = torch.float32):
-        shape = (batch_size, config.num_key_value_heads, max_len, config.head_dim)
-        self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
-        self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
+        values_shape = (batch_size, config.num_key_value_heads, max_len, config.head_dim)
+        keys_shape = (batch_size, config.num_key_value_heads, config.head_dim, max_len)
+        # Left uninitialized: a slot is always written before it is read.
+        self.keys = [torch.empty(keys_shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
+        self.values = [torch.empty(values_shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
         self.valid = torch.zeros(batch_size, max_len, dtype=torch.bool, device=device)
         self.length = 0
         self.max_len = max_len
@@ -155,11 +161,12 @@ class KVCache:
         return self.valid.shape[0]
 
     def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store new keys/values (B, K, T, E) after the filled slots; return all keys/values so far (B, K, S, E)."""
+        """Store new keys/values (B, K, T, E) after the filled slots; return all transposed keys so far
+        (B, K, E, S) and all values so far (B, K, S, E)."""
         end = self.length + k.shape[2]
-        self.keys[layer][:, :, self.length:end] = k
+        self.keys[layer][..., self.length:end] = k.transpose(-1, -2)
         self.values[layer][:, :, self.length:end] = v
-        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
+        return self.keys[layer][..., :end], self.values[layer][:, :, :end]
 
     def select_rows(self, rows: torch.Tensor) -> None:
         """Keep only the batch rows in ``rows`` (a LongTensor of row indices), e.g. drop finished sequences
@@ -171,15 +178,16 @@ class KVCache:
 
 # --- The transformer block -----------------------------------------------------------------------------
 
-def decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+def decode_attention(q: torch.Tensor, k_t: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Attention for a single new token, written out: two small matrix products and a softmax.
 
     The query heads that share a key/value head all look at the same keys, so they are folded into one axis:
-    ``q`` is (B, K, H/K, E), ``k`` and ``v`` are (B, K, S, E), ``mask`` is None or (B, 1, 1, S). With one query
-    there is nothing causal to hide, only padding. Computing in float32 here is several times faster on a CPU
-    than the fused kernel, which is tuned for long prompts. Returns (B, K, H/K, E).
+    ``q`` is (B, K, H/K, E), the keys come transposed, ``k_t`` (B, K, E, S), as the cache stores them, ``v`` is
+    (B, K, S, E), and ``mask`` is None or (B, 1, 1, S). With one query there is nothing causal to hide, only
+    padding. Computing in float32 here is several times faster on a CPU than the fused kernel, which is tuned
+    for long prompts. Returns (B, K, H/K, E).
     """
-    scores = (q.float() @ k.float().transpose(-1, -2)) * q.shape[-1] ** -0.5  # (B, K, H/K, S)
+    scores = (q.float() @ k_t.float()) * q.shape[-1] ** -0.5  # (B, K, H/K, S)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     return (scores.softmax(dim=-1) @ v.float()).to(q.dtype)
@@ -191,9 +199,10 @@ class Attention(nn.Module):
     def __init__(self, cfg: Qwen3Config):
         super().__init__()
         self.n_heads, self.n_kv_heads, self.head_dim = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
-        self.q_proj = nn.Linear(cfg.hidden_size, self.n_heads * self.head_dim, bias=False)
-        self.k_proj = nn.Linear(cfg.hidden_size, self.n_kv_heads * self.head_dim, bias=False)
-        self.v_proj = nn.Linear(cfg.hidden_size, self.n_kv_heads * self.head_dim, bias=False)
+        # Queries, keys and values are three projections of the same input, so one matrix product computes
+        # all three: fewer, larger products run faster. Checkpoints store them as q_proj, k_proj and v_proj;
+        # rfs/hub.py stacks those three matrices into this one when loading.
+        self.qkv_proj = nn.Linear(cfg.hidden_size, (self.n_heads + 2 * self.n_kv_heads) * self.head_dim, bias=False)
         self.o_proj = nn.Linear(self.n_heads * self.head_dim, cfg.hidden_size, bias=False)
         self.q_norm = RMSNorm(self.head_dim, cfg.rms_norm_eps)
         self.k_norm = RMSNorm(self.head_dim, cfg.rms_norm_eps)
@@ -201,33 +210,39 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
                 cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         B, T, _ = x.shape
-        q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, E)
-        k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, K, T, E)
-        v = self.v_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, K, T, E)
+        qkv = self.qkv_proj(x).view(B, T, -1, self.head_dim).transpose(1, 2)  # (B, H + 2K, T, E)
+        q, k, v = qkv.split([self.n_heads, self.n_kv_heads, self.n_kv_heads], dim=1)  # (B, H|K|K, T, E)
         q = apply_rope(self.q_norm(q), cos, sin)
         k = apply_rope(self.k_norm(k), cos, sin)
+        k_t, v_all = k.transpose(-1, -2), v  # (B, K, E, T), (B, K, T, E)
+        continues = cache is not None and cache.length > 0
         if cache is not None:
-            k, v = cache.write(layer, k, v)  # (B, K, S, E)
-        if T == 1:
-            out = decode_attention(q.view(B, self.n_kv_heads, -1, self.head_dim), k, v, mask)
-        else:  # mask None means plain causal attention
-            out = F.scaled_dot_product_attention(q, k.to(q.dtype), v.to(q.dtype), attn_mask=mask,
-                                                 is_causal=mask is None, enable_gqa=True)
-        out = out.reshape(B, self.n_heads, T, self.head_dim)  # (B, H, T, E)
-        return self.o_proj(out.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim))
+            k_t, v_all = cache.write(layer, k, v)  # every key so far, transposed (B, K, E, S); values (B, K, S, E)
+        if T == 1:  # decoding: the one new query of each row attends to every key so far
+            out = decode_attention(q.view(B, self.n_kv_heads, -1, self.head_dim), k_t, v_all, mask)  # (B, K, H/K, E)
+        else:  # a prompt; mask None means plain causal attention
+            if continues:  # the prompt continues cached text, so it attends to that text too
+                k, v = k_t.transpose(-1, -2).to(q.dtype), v_all.to(q.dtype)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
+                                                 enable_gqa=True).transpose(1, 2)  # (B, T, H, E)
+        return self.o_proj(out.reshape(B, T, self.n_heads * self.head_dim))
 
 
 class FeedForward(nn.Module):
-    """SwiGLU feed-forward: ``down(silu(gate(x)) * up(x))``."""
+    """SwiGLU feed-forward: ``down(silu(gate(x)) * up(x))``.
+
+    ``gate`` and ``up`` read the same input, so like q, k and v they share one matrix, ``gate_up_proj``: the gate
+    rows first, then the up rows (checkpoints store them as gate_proj and up_proj).
+    """
 
     def __init__(self, cfg: Qwen3Config):
         super().__init__()
-        self.gate_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
-        self.up_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
+        self.gate_up_proj = nn.Linear(cfg.hidden_size, 2 * cfg.intermediate_size, bias=False)
         self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        gate, up = self.gate_up_proj(x).chunk(2, dim=-1)  # (..., I) each
+        return self.down_proj(F.silu(gate) * up)
 
 
 class Block(nn.Module):
@@ -282,11 +297,12 @@ class Qwen3(nn.Module):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
     def forward(self, input_ids: torch.Tensor, cache: KVCache | None = None,
-                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+                attention_mask: torch.Tensor | None = None, last_only: bool = False) -> torch.Tensor:
         """Next-token logits (B, T, V) for ``input_ids`` (B, T).
 
         ``attention_mask`` (B, T) is 1 for real tokens and 0 for (left) padding. With a ``cache``, the new
-        tokens continue the cached ones, and the cache is advanced by T.
+        tokens continue the cached ones, and the cache is advanced by T. ``last_only`` returns the logits of the
+        last position only, (B, 1, V): generation needs no more, and the output head is the largest matrix.
         """
         B, T = input_ids.shape
         new_valid = (torch.ones(B, T, dtype=torch.bool, device=input_ids.device) if attention_mask is None
@@ -307,7 +323,9 @@ class Qwen3(nn.Module):
 
         for i, block in enumerate(self.layers):
             x = block(x, cos, sin, mask, cache, i)
-        logits = self.lm_head(self.norm(x))  # (B, T, V)
+        if last_only:
+            x = x[:, -1:]
+        logits = self.lm_head(self.norm(x))  # (B, T, V), or (B, 1, V)
         if cache is not None:
             cache.length += T
         return logits

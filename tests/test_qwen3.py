@@ -4,6 +4,7 @@ import pytest
 import torch
 from conftest import tiny_config
 
+from rfs.hub import to_checkpoint_names
 from rfs.qwen3 import CONFIGS, KVCache, Qwen3, apply_rope, rms_norm, rope_cos_sin
 
 transformers = pytest.importorskip("transformers", reason="transformers is the test oracle (pip install -e .[dev])")
@@ -13,8 +14,8 @@ def hf_twin(model: Qwen3) -> "transformers.Qwen3ForCausalLM":
     """A transformers Qwen3ForCausalLM with exactly our weights."""
     hf_config = transformers.Qwen3Config(**{k: v for k, v in model.config.to_hf_dict().items() if k != "architectures"})
     hf = transformers.Qwen3ForCausalLM(hf_config).eval()
-    state = {("model." + k if not k.startswith("lm_head") else k): v for k, v in model.state_dict().items()}
-    hf.load_state_dict(state, strict=not model.config.tie_word_embeddings)
+    hf.load_state_dict(to_checkpoint_names(model.state_dict(), model.config),
+                       strict=not model.config.tie_word_embeddings)
     return hf
 
 
@@ -39,10 +40,17 @@ def test_cached_decoding_equals_full_forward(tiny_model):
     with torch.no_grad():
         full = tiny_model(ids)
         cache = KVCache(tiny_model.config, batch_size=2, max_len=32)
-        pieces = [tiny_model(ids[:, :9], cache=cache)]  # prefill, then one token at a time
+        pieces = [tiny_model(ids[:, :6], cache=cache)]  # prefill, more prompt after it, then one token at a time
+        pieces += [tiny_model(ids[:, 6:9], cache=cache)]
         pieces += [tiny_model(ids[:, t:t + 1], cache=cache) for t in range(9, 15)]
     assert cache.length == 15
     torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_last_only_gives_the_last_positions_logits(tiny_model):
+    ids = torch.randint(0, 320, (2, 7))
+    with torch.no_grad():
+        torch.testing.assert_close(tiny_model(ids, last_only=True), tiny_model(ids)[:, -1:])
 
 
 def test_left_padding_does_not_change_a_row(tiny_model):
