@@ -60,27 +60,56 @@ def filter_top_p(logits: torch.Tensor, p: float | None) -> torch.Tensor:
 
 
 def sample_next_token(logits: torch.Tensor, temperature: float = 0.0, top_k: int | None = None,
-                      top_p: float | None = None,
-                      generator: torch.Generator | list[torch.Generator] | None = None) -> torch.Tensor:
+                      top_p: float | None = None, generator: torch.Generator | None = None,
+                      uniform: torch.Tensor | None = None) -> torch.Tensor:
     """Pick one token id per row of ``logits`` (B, V); returns a LongTensor (B,).
 
     ``temperature == 0`` is greedy decoding (the most likely token). Otherwise the logits are divided by the
-    temperature, filtered by top-k and top-p, and a token is drawn from the softmax. ``generator`` may be a
-    list with one random generator per row, so each row's draws do not depend on the other rows.
+    temperature, filtered by top-k and top-p, and a token is drawn from the softmax, with random numbers from
+    ``generator``, or taken from ``uniform`` (B, V), uniform in [0, 1), when the caller draws them itself (the
+    engine draws each row's from its own stream, see :class:`RowNoise`).
 
     The draw is an "exponential race": token i gets a random waiting time ``E_i / p_i`` with ``E_i`` from an
     exponential distribution, and the first to arrive wins. It wins with probability exactly ``p_i`` (as
-    ``torch.multinomial`` would pick it), but needs only uniform noise, which each row's generator makes fast.
+    ``torch.multinomial`` would pick it), but needs only uniform noise, which can be drawn ahead of time.
     """
     if temperature == 0.0:
         return logits.argmax(dim=-1)
     probs = filter_top_p(filter_top_k(logits.float() / temperature, top_k), top_p).softmax(dim=-1)
-    if isinstance(generator, list):
-        uniform = torch.stack([torch.rand(probs.shape[-1], generator=g, device=probs.device) for g in generator])
-    else:
+    if uniform is None:
         uniform = torch.rand(probs.shape, generator=generator, device=probs.device)
     exponential = -torch.log(uniform)  # E_i ~ Exp(1); u = 0 gives an infinite wait, never chosen
     return (probs / exponential).argmax(dim=-1)
+
+
+class RowNoise:
+    """Uniform noise for sampling, each row from its own random stream, drawn many steps at a time.
+
+    Row ``r`` uses ``generators[r]``, so its draws do not depend on the other rows. Drawing one step for each of
+    64 rows costs 64 small calls per step, a good part of a pocket model's step; drawing a block of ``steps``
+    steps per call costs 64 calls per block. A block holds about ``block_numbers`` numbers per row.
+    """
+
+    def __init__(self, generators: list[torch.Generator], width: int, device: torch.device,
+                 block_numbers: int = 32_768):
+        self.generators, self.width, self.device = generators, width, device
+        self.steps = max(1, block_numbers // width)
+        self.block = torch.empty(len(generators), 0, width, device=device)  # (B, steps, V); empty: draw first
+        self.used = 0
+
+    def next(self) -> torch.Tensor:
+        """The noise of the next step: (B, V)."""
+        if self.used == self.block.shape[1]:
+            self.block = torch.stack([torch.rand(self.steps, self.width, generator=g, device=self.device)
+                                      for g in self.generators])
+            self.used = 0
+        self.used += 1
+        return self.block[:, self.used - 1]
+
+    def keep(self, rows: list[int]) -> None:
+        """Keep only the streams of ``rows`` (indices into the current rows), in that order."""
+        self.generators = [self.generators[i] for i in rows]
+        self.block = self.block[torch.tensor(rows, device=self.device)]
 
 
 def decode_step(model: Qwen3, tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
@@ -141,7 +170,8 @@ def generate_ids(model: Qwen3, prompts: list[list[int]], max_new_tokens: int = 2
     # whole cache every step cost more than the cache's extra bytes.
     cache_dtype = torch.float32 if device.type == "cpu" else dtype
     cache = KVCache(model.config, len(prompts), ids.shape[1] + max_new_tokens, device, cache_dtype)
-    logits = model(ids.to(device), cache=cache, attention_mask=mask.to(device))[:, -1]  # prefill: (P, V)
+    # prefill: the whole prompts at once, (P, V) logits for the last position
+    logits = model(ids.to(device), cache=cache, attention_mask=mask.to(device), last_only=True)[:, -1]
     if n > 1:  # share each prompt's prefill among its n samples
         rows = torch.arange(len(prompts), device=device).repeat_interleave(n)
         cache.select_rows(rows)
@@ -149,13 +179,15 @@ def generate_ids(model: Qwen3, prompts: list[list[int]], max_new_tokens: int = 2
     active = list(range(len(prompts) * n))  # rows still generating, in cache order
     generated: dict[int, list[int]] = {r: [] for r in active}
     base_seed = int(torch.randint(0, 2**31, ())) if seed is None else seed  # from the global generator
-    generators = None
+    noise = None
     if temperature > 0:
         generators = [torch.Generator(device=device).manual_seed(base_seed + r % n) for r in active]
+        noise = RowNoise(generators, logits.shape[-1], device)
     stop = set(stop_ids)
     with _decode_context(device, dtype, len(active)):
         for _ in tqdm(range(max_new_tokens), desc="generating", unit="tok", disable=not progress, leave=False):
-            tokens = sample_next_token(logits, temperature, top_k, top_p, generators)  # (B,)
+            tokens = sample_next_token(logits, temperature, top_k, top_p,
+                                       uniform=None if noise is None else noise.next())  # (B,)
             token_logprobs = (logits.float().log_softmax(-1).gather(-1, tokens[:, None])[:, 0].tolist()
                               if logprobs else [None] * len(active))
             events, keep = [], []
@@ -173,8 +205,8 @@ def generate_ids(model: Qwen3, prompts: list[list[int]], max_new_tokens: int = 2
                 cache.select_rows(keep_t)
                 tokens = tokens[keep_t]
                 active = [active[i] for i in keep]
-                if generators is not None:
-                    generators = [generators[i] for i in keep]
+                if noise is not None:
+                    noise.keep(keep)
             logits = decode_step(model, tokens[:, None], cache)
 
 
