@@ -21,11 +21,14 @@ EVAL_EXAMPLES = """examples:
 
 
 def _add_model_args(p: argparse.ArgumentParser, default: str = DEFAULT_MODEL) -> None:
+    from rfs.generate import COMPILE_HELP
+
     p.add_argument("--model", default=default,
                    help=f"model name or folder (default {default}; `rfs models` lists names)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the fastest available)")
     p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                    help="weight dtype (default: as stored in the checkpoint)")
+    p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
 
 
 def _add_sampling_args(p: argparse.ArgumentParser) -> None:
@@ -39,10 +42,12 @@ def _add_sampling_args(p: argparse.ArgumentParser) -> None:
 def _load(args: argparse.Namespace):
     import torch
 
+    from rfs.generate import compile_model
     from rfs.hub import load_model, load_tokenizer
 
     dtype = getattr(torch, args.dtype) if args.dtype else None
-    return load_model(args.model, device=args.device, dtype=dtype), load_tokenizer(args.model)
+    model = load_model(args.model, device=args.device, dtype=dtype)
+    return compile_model(model) if args.compile else model, load_tokenizer(args.model)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

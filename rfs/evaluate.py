@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from rfs.generate import COMPILE_HELP
 from rfs.prompts import build_prompt
 from rfs.qwen3 import Qwen3
 from rfs.refine import CRITICS, self_refine
@@ -283,6 +284,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``rfs eval``."""
     p.add_argument("--model", default="pocket-base", help="model name or folder (default pocket-base)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the fastest available)")
+    p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
     p.add_argument("--dataset", default="pocket-math", choices=["pocket-math", "math500"], help="problems to solve")
     p.add_argument("--data", default=None, help="a local MATH-500 JSON/JSONL file (instead of the hub)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N problems")
@@ -376,6 +378,10 @@ def main(args: argparse.Namespace) -> int:
             from rfs.quantize import quantize_int8
 
             model = quantize_int8(model)
+        if args.compile:
+            from rfs.generate import compile_model
+
+            model = compile_model(model)
         results = evaluate(model, tokenizer, records, **settings, batch_size=args.batch_size, out=out)
         title = f"{args.model}: {describe(settings)}"
         if args.sweep:

@@ -34,6 +34,22 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
+COMPILE_HELP = ("torch.compile the model: the first steps compile (about a minute for a pocket model on a CPU), "
+                "later ones run faster")  # the --compile option of rfs generate, chat and eval
+
+
+def compile_model(model: Qwen3) -> Qwen3:
+    """The model wrapped by ``torch.compile``, for faster generation (optional).
+
+    The compiler fuses the many small element-wise operations of a decode step into a few generated kernels.
+    Shapes are marked dynamic, so the growing cache and the shrinking batch do not recompile at every step.
+    The first calls pay for the compilation (one to two minutes on a CPU for a pocket model, far longer for
+    Qwen3-0.6B); after that, a pocket model sampling 64 rows decoded 1.5x faster on our CPU (appendix E). The
+    result (a ``torch.compile`` wrapper) has the model's attributes and runs in every function that takes a model.
+    """
+    return torch.compile(model, dynamic=True)
+
+
 # --- Choosing the next token --------------------------------------------------------------------------
 
 def filter_top_k(logits: torch.Tensor, k: int | None) -> torch.Tensor:

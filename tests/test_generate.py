@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rfs.generate import filter_top_k, filter_top_p, generate, left_pad, sample_next_token, stream
+from rfs.generate import compile_model, filter_top_k, filter_top_p, generate, left_pad, sample_next_token, stream
 
 PROMPTS = ["Q: What is 12+7?\nA:", "Hello there", "The quick brown fox jumps over the lazy dog. Hello"]
 
@@ -96,3 +96,10 @@ def test_stream_yields_the_same_text(tiny_model, tiny_tokenizer):
     [[c]] = generate(tiny_model, tiny_tokenizer, [PROMPTS[2]], max_new_tokens=15)
     pieces = list(stream(tiny_model, tiny_tokenizer, PROMPTS[2], max_new_tokens=15))
     assert len(pieces) > 1 and "".join(pieces) == c.text
+
+
+def test_compiled_model_generates_the_same_tokens(tiny_model, tiny_tokenizer):
+    prompts = ["the cat", "a longer prompt than that"]  # two lengths: padding, a mask, rows finishing apart
+    eager = generate(tiny_model, tiny_tokenizer, prompts, max_new_tokens=6)
+    compiled = generate(compile_model(tiny_model), tiny_tokenizer, prompts, max_new_tokens=6)
+    assert [[c.token_ids for c in row] for row in compiled] == [[c.token_ids for c in row] for row in eager]
