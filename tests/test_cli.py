@@ -7,6 +7,7 @@ import sys
 import pytest
 import torch
 
+from rfs.bench import best_of_runs
 from rfs.cli import build_parser, main
 from rfs.evaluate import read_results
 from rfs.hub import MODELS
@@ -110,3 +111,27 @@ def test_bench_samples_gives_the_same_tokens_both_ways(capsys):
                  "--new-tokens", "4", "--threads", threads]) == 0
     out = capsys.readouterr().out
     assert "2 problems x 3 samples" in out and "the tokens are identical" in out
+
+
+def test_best_of_runs_takes_turns_and_keeps_each_engines_fastest_run():
+    calls = []
+
+    def engine(name, totals):
+        runs = iter(totals)
+        return lambda: calls.append(name) or {"total_tok_s": next(runs)}
+
+    best = best_of_runs({"a": engine("a", [1.0, 3.0, 2.0]), "b": engine("b", [5.0, 4.0, 6.0])}, repeats=3)
+    assert calls == ["a", "b"] * 3
+    assert best == {"a": {"total_tok_s": 3.0}, "b": {"total_tok_s": 6.0}}
+
+
+def test_bench_generate_reports_ratios_against_transformers(capsys):
+    pytest.importorskip("transformers", reason="transformers is the benchmark's baseline (pip install -e .[dev])")
+    threads = str(torch.get_num_threads())
+    assert main(["bench", "generate", "--size", "tiny", "--batch", "2", "--prompt-tokens", "8", "--new-tokens", "4",
+                 "--repeats", "2", "--threads", threads]) == 0
+    out = capsys.readouterr().out
+    assert "read bandwidth" in out
+    rows = [line for line in out.splitlines() if line.startswith("batch  2 x 1")]
+    assert [row.split()[4] for row in rows] == ["rfs", "transformers", "transformers"]
+    assert all(" decode, x" in row and "total vs best transformers" in row for row in rows)
