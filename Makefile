@@ -22,10 +22,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
-# The lesson cache keys on the notebooks' code, not on the models they load: retrained models clear it.
+# The lesson cache keys on the notebooks' code, not on the models and library they run: retrained models or a
+# changed rfs clear it, and Sphinx's own record of the pages (.doctrees), so the lessons run again.
 MODELS_STAMP := _build/.models-stamp
-$(MODELS_STAMP): $(wildcard rfs/pocket/models/*/model.safetensors)
-	rm -rf _build/.jupyter_cache && mkdir -p _build && touch $@
+$(MODELS_STAMP): $(wildcard rfs/pocket/models/*/model.safetensors rfs/*.py)
+	rm -rf _build/.jupyter_cache _build/.doctrees && mkdir -p _build && touch $@
 
 # MathJax 3 from the npm registry, served by the site itself so math renders offline.
 mathjax: $(MATHJAX)
