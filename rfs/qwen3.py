@@ -152,6 +152,7 @@ class KVCache:
         self.keys = [torch.empty(keys_shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
         self.values = [torch.empty(values_shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
         self.valid = torch.zeros(batch_size, max_len, dtype=torch.bool, device=device)
+        self.padded = False  # whether any filled slot is padding (then attention needs a mask)
         self.length = 0
         self.max_len = max_len
 
@@ -318,8 +319,11 @@ class Qwen3(nn.Module):
         x = self.embed_tokens(input_ids)  # (B, T, D)
         cos, sin = rope_cos_sin(positions, self.config.head_dim, self.config.rope_theta)
         cos, sin = cos.to(x.dtype), sin.to(x.dtype)  # once here rather than in every layer
+        padded = attention_mask is not None and not bool(attention_mask.all())
+        if cache is not None:  # padding written into the cache stays there
+            cache.padded = padded = cache.padded or padded
         plain_causal = start == 0 or T == 1
-        mask = None if plain_causal and bool(valid.all()) else causal_padding_mask(valid, start)
+        mask = None if plain_causal and not padded else causal_padding_mask(valid, start)
 
         for i, block in enumerate(self.layers):
             x = block(x, cos, sin, mask, cache, i)
