@@ -44,7 +44,7 @@ def compile_model(model: Qwen3) -> Qwen3:
     The compiler fuses the many small element-wise operations of a decode step into a few generated kernels.
     Shapes are marked dynamic, so the growing cache and the shrinking batch do not recompile at every step.
     The first calls pay for the compilation (one to two minutes on a CPU for a pocket model, far longer for
-    Qwen3-0.6B); after that, a pocket model sampling 64 rows decoded 1.5x faster on our CPU (appendix E). The
+    Qwen3-0.6B); after that, a pocket model sampling 64 rows decoded 1.4-1.6x faster on our CPU (appendix E). The
     result (a ``torch.compile`` wrapper) has the model's attributes and runs in every function that takes a model.
     """
     return torch.compile(model, dynamic=True)

@@ -278,6 +278,12 @@ def causal_padding_mask(valid: torch.Tensor, start: int) -> torch.Tensor:
     return (allowed | (k_slot == q_slot))[:, None]
 
 
+@torch.compiler.disable  # a decision on tensor values: torch.compile runs it as plain Python, without a warning
+def has_padding(attention_mask: torch.Tensor | None) -> bool:
+    """Whether an attention mask (B, T) marks any padding (a 0); None means no padding."""
+    return attention_mask is not None and not bool(attention_mask.all())
+
+
 class Qwen3(nn.Module):
     """The Qwen3 decoder: token embedding, a stack of blocks, a final norm and the output head."""
 
@@ -319,7 +325,7 @@ class Qwen3(nn.Module):
         x = self.embed_tokens(input_ids)  # (B, T, D)
         cos, sin = rope_cos_sin(positions, self.config.head_dim, self.config.rope_theta)
         cos, sin = cos.to(x.dtype), sin.to(x.dtype)  # once here rather than in every layer
-        padded = attention_mask is not None and not bool(attention_mask.all())
+        padded = has_padding(attention_mask)
         if cache is not None:  # padding written into the cache stays there
             cache.padded = padded = cache.padded or padded
         plain_causal = start == 0 or T == 1
