@@ -147,12 +147,14 @@ def bench_generate(args: argparse.Namespace) -> list[dict]:
                     time_transformers, hf, prompts, args.new_tokens, onednn, args.temperature, n)
         results = best_of_runs(engines, args.repeats)
         theirs = [r for name, r in results.items() if name.startswith("transformers")]
+        if theirs:  # transformers' best configuration, for each measure
+            best_total, best_decode = (max(t[key] for t in theirs) for key in ("total_tok_s", "decode_tok_s"))
         for name, r in results.items():
             row = {"batch": batch, "samples": n, "engine": name, **r,
                    "limit_fraction": r["decode_tok_s"] / (batch * n) / limit}
-            if theirs:  # against transformers' best configuration, for each measure
-                row["speedup_vs_best_transformers"] = r["total_tok_s"] / max(t["total_tok_s"] for t in theirs)
-                row["decode_speedup_vs_best_transformers"] = r["decode_tok_s"] / max(t["decode_tok_s"] for t in theirs)
+            if theirs:
+                row["speedup_vs_best_transformers"] = r["total_tok_s"] / best_total
+                row["decode_speedup_vs_best_transformers"] = r["decode_tok_s"] / best_decode
             rows.append(row)
             print(f"batch {batch:>2} x {n} {name:<28} prefill {r['prefill_s']:6.2f}s  "
                   f"decode {r['decode_tok_s']:7.1f} tok/s"

@@ -141,19 +141,16 @@ def part_rows(config: Qwen3Config) -> dict[str, list[int]]:
 
 
 def to_checkpoint_names(state: dict[str, torch.Tensor], config: Qwen3Config) -> dict[str, torch.Tensor]:
-    """Our weights under checkpoint names (``model.layers.0.self_attn.q_proj.weight``), fused matrices split.
+    """Our weights under checkpoint names (``model.layers.0.self_attn.q_proj.weight``), fused matrices split:
+    the inverse of :func:`from_checkpoint_names`.
 
     This is the layout ``transformers`` and the hub use; a tied ``lm_head.weight`` is left in.
     """
-    out = {}
-    for name, tensor in state.items():
-        module = name.removesuffix(".weight").split(".", 2)[-1]  # "layers.0.mlp.gate_up_proj" -> "mlp.gate_up_proj"
-        if name.startswith("layers.") and module in FUSED_PARTS:
-            prefix = name[: -len(module + ".weight")]
-            for part, rows in zip(FUSED_PARTS[module], tensor.split(part_rows(config)[module]), strict=True):
-                out[f"model.{prefix}{part}.weight"] = rows
-        else:
-            out[name if name.startswith("lm_head") else f"model.{name}"] = tensor
+    out = {name if name.startswith("lm_head") else f"model.{name}": tensor for name, tensor in state.items()}
+    for layer in range(config.num_hidden_layers):
+        for fused, parts in FUSED_PARTS.items():
+            rows = out.pop(f"model.layers.{layer}.{fused}.weight").split(part_rows(config)[fused])
+            out |= {f"model.layers.{layer}.{part}.weight": r for part, r in zip(parts, rows, strict=True)}
     return out
 
 
