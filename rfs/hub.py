@@ -184,16 +184,21 @@ def check_checkpoint(model: Qwen3, tensors: dict[str, torch.Tensor]) -> None:
 
 def load_model(name_or_path: str | Path, device: str | torch.device | None = None,
                dtype: torch.dtype | None = None) -> Qwen3:
-    """Load a model by name (``pocket-base``, ``qwen3-0.6b``, ...) or folder, ready for inference (eval mode).
+    """Load a model by name (``pocket-base``, ``qwen3-0.6b``, ...), folder or book ``.pth`` checkpoint, ready for
+    inference (eval mode).
 
     ``device`` defaults to :func:`rfs.generate.default_device` (CUDA, then MPS, then CPU); ``dtype`` defaults to
     the dtype stored in the checkpoint.
     """
     from rfs.generate import default_device
 
-    folder = model_dir(name_or_path)
-    config = read_config(folder)
-    tensors = read_safetensors(folder)
+    if str(name_or_path).endswith(".pth"):  # the book's own checkpoints, under its parameter names
+        from rfs.book_checkpoints import read_book_checkpoint
+
+        config, tensors = read_book_checkpoint(name_or_path)
+    else:
+        folder = model_dir(name_or_path)
+        config, tensors = read_config(folder), read_safetensors(folder)
     with torch.device("meta"):  # build without allocating, then take the loaded tensors as they are
         model = Qwen3(config)
     check_checkpoint(model, tensors)
