@@ -204,9 +204,11 @@ class Batcher:
         same prompt would get the same samples: the second waits for a later batch.
         """
         self.waiting = [job for job in self.waiting if not job.cancelled]
-        batch, rows, seen = [], 0, set()
+        if not self.waiting:
+            return []
+        oldest, batch, rows, seen = self.waiting[0], [], 0, set()
         for job in list(self.waiting):
-            if job.sampling != self.waiting[0].sampling or rows + job.rows > max(self.max_rows, self.waiting[0].rows):
+            if job.sampling != oldest.sampling or rows + job.rows > max(self.max_rows, oldest.rows):
                 continue
             prompts = {tuple(p) for p in job.prompts}
             if job.sampling.temperature > 0 and job.sampling.seed is None and prompts & seen:
