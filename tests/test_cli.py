@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rfs.bench import best_of_runs
-from rfs.cli import build_parser, main
+from rfs.cli import build_parser, eval_settings, main
 from rfs.evaluate import read_results
 from rfs.hub import MODELS
 
@@ -76,10 +76,8 @@ def test_eval_report_regrades_a_results_file(tmp_path):
     (["--thinking", "on"], {"method": "greedy", "prompt": "chat", "thinking": True, "temperature": 0.0}),
 ])
 def test_eval_arguments_become_run_settings(argv, expected):
-    from rfs.evaluate import settings_from_args
-
-    settings = settings_from_args(build_parser().parse_args(["eval", *argv]))
-    assert settings == {"thinking": None, "max_new_tokens": 384, "seed": 0} | expected
+    settings = eval_settings(build_parser().parse_args(["eval", *argv]))
+    assert settings.record() == {"thinking": None, "max_new_tokens": 384, "seed": 0} | expected
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -90,7 +88,11 @@ def test_eval_arguments_become_run_settings(argv, expected):
     (["--method", "best-of-n", "--sweep", "--samples", "4"], "give them as --sweep-values"),
 ])
 def test_eval_refuses_settings_that_do_not_fit_together(argv, message, capsys):
-    assert main(["eval", *argv]) == 2
+    try:
+        code = main(["eval", *argv])
+    except SystemExit as exit:  # refused by the parser, before anything is loaded
+        code = exit.code
+    assert code == 2
     assert message in capsys.readouterr().err
 
 
@@ -135,3 +137,24 @@ def test_bench_generate_reports_ratios_against_transformers(capsys):
     rows = [line for line in out.splitlines() if line.startswith("batch  2 x 1")]
     assert [row.split()[4] for row in rows] == ["rfs", "transformers", "transformers"]
     assert all(" decode, x" in row and "total vs best transformers" in row for row in rows)
+
+
+def test_the_parser_offers_the_names_the_library_defines():
+    from rfs import cli
+    from rfs.evaluate import METHODS
+    from rfs.pocket.train import PRESETS
+    from rfs.qwen3 import CONFIGS
+    from rfs.refine import CRITICS
+    from rfs.scaling import SCORERS
+
+    assert cli.METHODS == tuple(METHODS) and cli.SCORERS == tuple(SCORERS) and cli.CRITICS == tuple(CRITICS)
+    assert cli.BENCH_SIZES == (*CONFIGS, "pocket") and cli.POCKET_PRESETS == tuple(PRESETS)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["eval", "--help"], ["eval", "--limit", "-3"],
+                                  ["eval", "--prompt", "plain", "--thinking", "off"], ["generate", ""]])
+def test_help_and_argument_errors_answer_without_importing_torch(argv):
+    code = ("import sys\nfrom rfs.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n"
+            "    assert exit.code in (0, 2), exit.code\nassert 'torch' not in sys.modules, 'torch was imported'")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
