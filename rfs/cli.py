@@ -56,6 +56,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def natural(text: str) -> int:
+    """A whole number of 0 or more (rounds of refinement)."""
+    value = number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0: use a whole number of 0 or more")
+    return value
+
+
 def temperature(text: str) -> float:
     """A sampling temperature: 0 (greedy) or more."""
     value = number(text, float)
@@ -312,6 +320,8 @@ def eval_conflicts(args: argparse.Namespace) -> str | None:
         return "--sweep chooses the numbers of samples itself: give them as --sweep-values"
     if args.sweep and args.method not in ("self-consistency", "best-of-n", "self-refine"):
         return "--sweep needs --method self-consistency, best-of-n or self-refine"
+    if args.sweep_values and args.method != "self-refine" and min(args.sweep_values) < 1:
+        return "--sweep-values of samples start at 1 (0 rounds is a self-refine value only)"
     return None
 
 
@@ -360,7 +370,7 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--sweep", action="store_true",
                    help="accuracy against compute: run the largest of --sweep-values once and score every smaller "
                         "one (samples of self-consistency and best-of-n, rounds of self-refine)")
-    p.add_argument("--sweep-values", type=positive_int, nargs="+", default=None, metavar="N",
+    p.add_argument("--sweep-values", type=natural, nargs="+", default=None, metavar="N",
                    help="samples (default 1 2 4 8 16) or rounds (default 0 to --rounds) to report")
     p.add_argument("--out-dir", default=None,
                    help="--sweep: folder for results.jsonl, sweep.md, sweep.csv and sweep.png "
