@@ -216,13 +216,22 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Run a benchmark: ``generate`` (rfs against transformers) or ``samples`` (shared prefill against one call per
-    sample)."""
+    """Run a benchmark: ``generate`` (rfs against transformers), ``samples`` (shared prefill against one call per
+    sample) or ``serve`` (clients of rfs serve all at once against one after another)."""
     import torch
 
     from rfs.bench import bench_generate, bench_samples
 
     set_threads(args)
+    if args.what == "serve":
+        from rfs.serve import bench_serve
+
+        r = bench_serve(args.model, args.clients, args.new_tokens or 128)
+        print(f"{r['clients']} clients, {r['max_tokens']} tokens each, over loopback HTTP ({args.model}):\n"
+              f"  one after another: {r['sequential_tok_s']:.1f} tok/s ({r['sequential_s']:.1f} s)\n"
+              f"  all at once:       {r['concurrent_tok_s']:.1f} tok/s ({r['concurrent_s']:.1f} s; batches of "
+              f"{r['concurrent_batches']} rows)\n  ratio {r['ratio']:.2f}x")
+        return 0
     dtype = getattr(torch, args.dtype or "bfloat16")
     if args.what == "samples":
         bench_samples(args.size, args.problems, args.samples or 8, args.prompt_tokens, args.new_tokens or 64, dtype,
@@ -295,6 +304,30 @@ def cmd_pocket(args: argparse.Namespace) -> int:
     folder = train.train(args.preset, args.out, args.work_dir, quick=args.quick, resume=not args.fresh,
                          seed=args.seed, init=args.init)
     print(f"model saved to {folder}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve a model over the OpenAI HTTP API (chat and text completions, streaming); Ctrl-C stops."""
+    from rfs.serve import ServeSettings, serve
+
+    set_threads(args)
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.api_key:
+        print(f"warning: listening on {args.host} without --api-key: anyone who can reach this machine can use "
+              "the model", file=sys.stderr)
+    serve(ServeSettings(args.model, args.host, args.port, args.api_key, args.name, args.device, args.dtype,
+                        args.max_rows, args.batch_window))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a model as a Hugging Face folder that transformers loads (and upload it with --push)."""
+    from rfs.export import export_hf, push_to_hub
+
+    out = export_hf(args.model, args.out)
+    print(f"wrote {out}")
+    if args.push:
+        print(f"uploaded to {push_to_hub(out, args.push, private=not args.public)}")
     return 0
 
 
@@ -381,10 +414,13 @@ def add_eval_parser(sub) -> None:
 def add_bench_parser(sub) -> None:
     """``rfs bench``."""
     p = sub.add_parser("bench", help="benchmarks against transformers", description=cmd_bench.__doc__)
-    p.add_argument("what", choices=["generate", "samples"],
+    p.add_argument("what", choices=["generate", "samples", "serve"],
                    help="generate: rfs against transformers; samples: n samples per problem sharing the prompt's "
-                        "prefill against one generation per sample")
+                        "prefill against one generation per sample; serve: total tokens/s of --clients requests to "
+                        "rfs serve sent at once against one after another (loopback, --new-tokens each)")
     add_machine_args(p, model=None)
+    p.add_argument("--model", default="pocket-base", help="serve: the model served (default pocket-base)")
+    p.add_argument("--clients", type=positive_int, default=8, help="serve: clients (default 8)")
     p.add_argument("--size", default="0.6b", choices=BENCH_SIZES,
                    help="architecture with random weights: a Qwen3 size or 'pocket' (~5M parameters); default 0.6b")
     p.add_argument("--batch", type=positive_int, nargs="+", default=[1, 8],
@@ -403,6 +439,35 @@ def add_bench_parser(sub) -> None:
                    help="generate: time each engine this many times, taking turns, and report its best run")
     p.add_argument("--seed", type=int, default=0, help="samples: sampling seed (default 0)")
     p.set_defaults(func=cmd_bench)
+
+
+def add_serve_parser(sub) -> None:
+    """``rfs serve``."""
+    p = sub.add_parser("serve", help="serve a model over the OpenAI HTTP API", description=cmd_serve.__doc__,
+                       epilog="clients: OpenAI(base_url='http://127.0.0.1:8000/v1', api_key=KEY or 'unused')")
+    add_machine_args(p, model="pocket-reasoning", compile=False)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to all)")
+    p.add_argument("--port", type=positive_int, default=8000, help="TCP port (default 8000)")
+    p.add_argument("--api-key", default=None, help="require `Authorization: Bearer KEY` on every request")
+    p.add_argument("--name", default=None, help="model id clients send (default: the --model name)")
+    p.add_argument("--max-rows", type=positive_int, default=64,
+                   help="most rows (prompts x n) generated in one batch (default 64)")
+    p.add_argument("--batch-window", type=float, default=0.02, metavar="SECONDS",
+                   help="how long an idle server waits for requests sent at the same moment (default 0.02)")
+    p.set_defaults(func=cmd_serve)
+
+
+def add_export_parser(sub) -> None:
+    """``rfs export``."""
+    p = sub.add_parser("export", help="write a model as a Hugging Face folder", description=cmd_export.__doc__)
+    p.add_argument("model", help="model name or folder (e.g. a training run's output)")
+    p.add_argument("--to", choices=["hf"], default="hf", help="format: hf (a transformers model folder)")
+    p.add_argument("out", help="the folder to write")
+    p.add_argument("--push", default=None, metavar="USER/REPO",
+                   help="then upload it to this Hugging Face model repo (needs `hf auth login` or HF_TOKEN)")
+    p.add_argument("--public", action="store_true", help="with --push: a public repo (default private)")
+    p.set_defaults(func=cmd_export)
 
 
 def add_pocket_parser(sub) -> None:
@@ -458,6 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bench_parser(sub)
     add_eval_parser(sub)
+    add_serve_parser(sub)
+    add_export_parser(sub)
     add_pocket_parser(sub)
     return parser
 

@@ -86,3 +86,11 @@ def test_push_without_a_token_says_how_to_log_in(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
     with pytest.raises(ValueError, match="hf auth login"):
         push_to_hub(tmp_path, "someone/pocket")
+
+
+def test_rfs_export_command(tmp_path, capsys):
+    from rfs.cli import main
+
+    assert main(["export", "pocket-base", "--to", "hf", str(tmp_path / "out")]) == 0
+    assert f"wrote {tmp_path / 'out'}" in capsys.readouterr().out
+    assert (tmp_path / "out" / "tokenizer_config.json").is_file()

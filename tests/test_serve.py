@@ -243,3 +243,42 @@ def test_api_key_is_required_when_set(pocket_reasoning):
         assert httpx.get(f"{running.url}/models").status_code == 401  # no header at all
         keyed = openai.OpenAI(base_url=running.url, api_key="sesame", max_retries=0)
         assert keyed.models.list().data[0].id == "pocket-reasoning"
+
+
+# --- The commands ---------------------------------------------------------------------------------------
+
+def test_rfs_bench_serve_batches_the_clients(capsys):
+    from rfs.cli import main
+
+    assert main(["bench", "serve", "--clients", "3", "--new-tokens", "8", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "3 clients, 8 tokens each" in out and "batches of [3] rows" in out and "ratio" in out
+
+
+@pytest.mark.slow  # a fresh Python process imports torch and the web stack: 10-30 s on a busy host
+def test_rfs_serve_command_answers_over_http():
+    import subprocess
+    import sys
+
+    from rfs.serve import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "rfs.cli", "serve", "--model", "pocket-base", "--port", str(port),
+                               "--api-key", "k", "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    try:
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0, timeout=30)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                assert client.models.list().data[0].id == "pocket-base"
+                break
+            except openai.APIConnectionError:
+                assert server.poll() is None and time.monotonic() < deadline, "rfs serve did not come up"
+                time.sleep(0.5)
+        reply = client.completions.create(model="pocket-base", prompt="Problem: What is 2 + 3?\nAnswer:",
+                                          max_tokens=8, temperature=0)
+        assert reply.choices[0].text.strip()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
