@@ -453,8 +453,8 @@ def add_serve_parser(sub) -> None:
     p.add_argument("--name", default=None, help="model id clients send (default: the --model name)")
     p.add_argument("--max-rows", type=positive_int, default=64,
                    help="most rows (prompts x n) generated in one batch (default 64)")
-    p.add_argument("--batch-window", type=float, default=0.02, metavar="SECONDS",
-                   help="how long an idle server waits for requests sent at the same moment (default 0.02)")
+    p.add_argument("--batch-window", type=float, default=0.05, metavar="SECONDS",
+                   help="how long an idle server waits for requests sent at the same moment (default 0.05)")
     p.set_defaults(func=cmd_serve)
 
 

@@ -132,6 +132,7 @@ class Sampling:
     """Settings that rows of one ``generate_ids`` call must share; requests with equal ones share a batch."""
 
     temperature: float = 1.0
+    top_k: int | None = None
     top_p: float | None = None
     n: int = 1
     seed: int | None = None
@@ -177,7 +178,7 @@ class Batcher:
     waits ``window_s`` so that requests sent at the same moment arrive and share the batch.
     """
 
-    def __init__(self, model: Qwen3, tokenizer: Tokenizer, max_rows: int = 64, window_s: float = 0.02):
+    def __init__(self, model: Qwen3, tokenizer: Tokenizer, max_rows: int = 64, window_s: float = 0.05):
         self.model, self.tokenizer, self.max_rows, self.window_s = model, tokenizer, max_rows, window_s
         self.inbox: queue.Queue[Job | None] = queue.Queue()
         self.waiting: list[Job] = []
@@ -261,7 +262,8 @@ class Batcher:
         prompts = [p for job in batch for p in job.prompts]
         self.batch_rows.append(len(choices))
         steps = generate_ids(self.model, prompts, max(job.max_tokens for job in batch), sampling.temperature,
-                             None, sampling.top_p, sampling.n, sampling.seed, end_ids, pad_id=self.tokenizer.pad_id)
+                             sampling.top_k, sampling.top_p, sampling.n, sampling.seed, end_ids,
+                             pad_id=self.tokenizer.pad_id)
         unfinished = {id(job): job.rows for job in batch}
         updates: dict[int, list[Update]] = {id(job): [] for job in batch}  # not yet delivered
         for events in steps:
@@ -310,12 +312,14 @@ class SamplingFields(BaseModel):
     max_tokens: int | None = Field(None, ge=1)
     temperature: float = Field(1.0, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
+    top_k: int = Field(-1, ge=-1)  # vLLM's extra: sample among the k most likely tokens; -1 (or 0) for all
     n: int = Field(1, ge=1, le=64)
     stop: str | list[str] | None = None
     seed: int | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
     ignore_eos: bool = False  # vLLM's extra: always generate max_tokens tokens (for benchmarks)
+    logprobs: bool | int | None = None  # not supported: refused when asked for
 
 
 class ChatMessage(BaseModel):
@@ -382,7 +386,10 @@ def _make_job(served: Served, request: SamplingFields, prompts: list[list[int]],
         max_tokens = min(served.default_max_tokens, served.context_length - longest)
     stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
     greedy = request.temperature == 0
-    sampling = Sampling(request.temperature, None if greedy or request.top_p >= 1 else request.top_p,
+    if request.logprobs:
+        raise APIError(400, "rfs serve does not return logprobs: leave logprobs out", "logprobs")
+    sampling = Sampling(request.temperature, None if greedy or request.top_k < 1 else request.top_k,
+                        None if greedy or request.top_p >= 1 else request.top_p,
                         request.n, None if greedy else request.seed, request.ignore_eos)
     return Job(prompts, sampling, max_tokens, stop, deliver=lambda _: None, stream=request.stream)
 
@@ -565,7 +572,7 @@ class ServeSettings:
     device: str | None = None
     dtype: str | None = None  # "float32", "bfloat16", "float16"; default: as stored
     max_rows: int = 64  # rows (prompts x n) generated together at most
-    window_s: float = 0.02  # how long an idle worker waits for requests sent at the same moment
+    window_s: float = 0.05  # how long an idle worker waits for requests sent at the same moment
     default_max_tokens: int = 4096  # when a request gives no max_tokens (at most what the context leaves)
 
 

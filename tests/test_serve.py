@@ -140,6 +140,21 @@ def test_n_samples_equal_the_engines_seeded_samples(client, pocket_reasoning):
     assert reply.usage.completion_tokens == sum(len(e.token_ids) for e in expected)
 
 
+def test_streamed_samples_and_top_k(client):
+    messages = [{"role": "user", "content": "Tell me a story."}]
+    settings = dict(model="pocket-reasoning", messages=messages, temperature=1.0, n=2, seed=3, max_tokens=40,
+                    extra_body={"top_k": 5})
+    plain = client.chat.completions.create(**settings)
+    streamed = ["", ""]
+    for chunk in client.chat.completions.create(stream=True, **settings):
+        for choice in chunk.choices:
+            streamed[choice.index] += (getattr(choice.delta, "reasoning_content", None) or "") + \
+                (choice.delta.content or "")
+    assert streamed == [(c.message.reasoning_content or "") + c.message.content for c in plain.choices]
+    top_all = client.chat.completions.create(**settings | {"extra_body": {}})
+    assert [c.message for c in top_all.choices] != [c.message for c in plain.choices]  # top_k is applied
+
+
 def test_stop_strings_cut_plain_and_streamed_completions(client, pocket_reasoning):
     model, tokenizer = pocket_reasoning
     prompt = chat_prompt(tokenizer)
@@ -198,6 +213,11 @@ def test_negative_max_tokens_is_400(client):
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="pocket-reasoning", messages=QUESTION, max_tokens=-5)
     assert caught.value.body["param"] == "max_tokens" and caught.value.body["type"] == "invalid_request_error"
+
+
+def test_logprobs_are_refused_not_ignored(client):
+    with pytest.raises(openai.BadRequestError, match="logprobs"):
+        client.chat.completions.create(model="pocket-reasoning", messages=QUESTION, logprobs=True)
 
 
 def test_prompt_past_the_context_is_400(client):
