@@ -167,6 +167,7 @@ class Job:
 
     @property
     def rows(self) -> int:
+        """Rows the engine generates for this request: each prompt ``n`` times."""
         return len(self.prompts) * self.sampling.n
 
 
@@ -175,7 +176,7 @@ class Batcher:
 
     Each round the worker takes the oldest waiting request and every other waiting request with the same
     :class:`Sampling`, up to ``max_rows`` rows, and generates them together. When the queue was empty it first
-    waits ``window_s`` so that requests sent at the same moment arrive and share the batch.
+    waits until no request has come for ``window_s``, so that requests sent at the same moment share the batch.
     """
 
     def __init__(self, model: Qwen3, tokenizer: Tokenizer, max_rows: int = 64, window_s: float = 0.05):
@@ -209,7 +210,7 @@ class Batcher:
             return []
         oldest, batch, rows, seen = self.waiting[0], [], 0, set()
         for job in list(self.waiting):
-            if job.sampling != oldest.sampling or rows + job.rows > max(self.max_rows, oldest.rows):
+            if job.sampling != oldest.sampling or rows + job.rows > self.max_rows:
                 continue
             prompts = {tuple(p) for p in job.prompts}
             if job.sampling.temperature > 0 and job.sampling.seed is None and prompts & seen:
@@ -384,7 +385,11 @@ def _make_job(served: Served, request: SamplingFields, prompts: list[list[int]],
                        "max_tokens" if max_tokens else "messages", "context_length_exceeded")
     if max_tokens is None:
         max_tokens = min(served.default_max_tokens, served.context_length - longest)
-    stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
+    if len(prompts) * request.n > served.batcher.max_rows:
+        raise APIError(400, f"This request asks for {len(prompts) * request.n} completions (prompts x n); this server "
+                            f"generates at most {served.batcher.max_rows} at once (rfs serve --max-rows). Send "
+                            "fewer prompts per request.", "n")
+    stop = [s for s in ([request.stop] if isinstance(request.stop, str) else request.stop or []) if s]
     greedy = request.temperature == 0
     if request.logprobs:
         raise APIError(400, "rfs serve does not return logprobs: leave logprobs out", "logprobs")

@@ -215,6 +215,11 @@ def test_negative_max_tokens_is_400(client):
     assert caught.value.body["param"] == "max_tokens" and caught.value.body["type"] == "invalid_request_error"
 
 
+def test_more_completions_than_a_batch_holds_is_400(client):
+    with pytest.raises(openai.BadRequestError, match="at most 64 at once"):
+        client.completions.create(model="pocket-reasoning", prompt=["Hi"] * 33, n=2, max_tokens=1)
+
+
 def test_logprobs_are_refused_not_ignored(client):
     with pytest.raises(openai.BadRequestError, match="logprobs"):
         client.chat.completions.create(model="pocket-reasoning", messages=QUESTION, logprobs=True)
