@@ -200,6 +200,25 @@ def test_concurrent_requests_share_a_batch_and_answer_as_alone(client, server, p
             split_reasoning(alone.text)
 
 
+def test_same_prompt_sampled_without_seed_is_not_batched_into_equal_samples(client, server):
+    """Rows of one engine call share their random streams when no seed is given: a second request for the same
+    prompt waits for the next batch, and so gets its own samples."""
+    replies = []
+
+    def ask():
+        replies.append(client.chat.completions.create(model="pocket-reasoning", temperature=1.0, max_tokens=40,
+                                                      messages=[{"role": "user", "content": "Tell me a story."}]))
+
+    before = len(server.batcher.batch_rows)
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert server.batcher.batch_rows[before:] == [1, 1]
+    assert replies[0].choices[0].message != replies[1].choices[0].message
+
+
 # --- Bad requests: OpenAI's error shape and status codes ---------------------------------------------------
 
 def test_unknown_model_is_404(client):
