@@ -102,3 +102,16 @@ def read_book_checkpoint(path: str | Path) -> tuple[Qwen3Config, dict[str, torch
             if f"trf_blocks.{layer}.{book_suffix}" not in state:
                 raise CheckpointError(f"{path}: missing tensor trf_blocks.{layer}.{book_suffix}")
     return config, tensors
+
+
+def book_tokenizer_file(path: str | Path) -> Path:
+    """The tokenizer of a book checkpoint: ``tokenizer.json`` beside it, else the one ``tokenizer*.json`` there
+    (the book names them ``tokenizer-base.json`` and ``tokenizer-reasoning.json``)."""
+    folder = Path(path).parent
+    found = [folder / "tokenizer.json"] if (folder / "tokenizer.json").is_file() else \
+        sorted(folder.glob("tokenizer*.json"))
+    if len(found) != 1:
+        raise CheckpointError(f"{'several' if found else 'no'} tokenizer files beside {path}: put the book's "
+                              "tokenizer-base.json or tokenizer-reasoning.json (from rasbt/qwen3-from-scratch) there "
+                              "as tokenizer.json")
+    return found[0]

@@ -461,7 +461,7 @@ def add_serve_parser(sub) -> None:
 def add_export_parser(sub) -> None:
     """``rfs export``."""
     p = sub.add_parser("export", help="write a model as a Hugging Face folder", description=cmd_export.__doc__)
-    p.add_argument("model", help="model name or folder (e.g. a training run's output)")
+    p.add_argument("model", help="model name, folder (e.g. a training run's output) or book .pth checkpoint")
     p.add_argument("--to", choices=["hf"], default="hf", help="format: hf (a transformers model folder)")
     p.add_argument("out", help="the folder to write")
     p.add_argument("--push", default=None, metavar="USER/REPO",

@@ -69,12 +69,12 @@ def tokenizer_config(tokenizer: Tokenizer, context_length: int) -> dict:
     }
 
 
-def write_hf_folder(model: Qwen3, tokenizer_json: str | Path, out_dir: str | Path) -> Path:
+def write_hf_folder(model: Qwen3, tokenizer: Tokenizer, out_dir: str | Path) -> Path:
     """Write ``model`` and its tokenizer as a Hugging Face model folder (see the module docstring)."""
     from rfs.hub import save_model
 
-    out = save_model(model, out_dir, tokenizer_json)
-    tokenizer = Tokenizer.from_file(out / "tokenizer.json")
+    out = save_model(model, out_dir)
+    tokenizer.tokenizer.save(str(out / "tokenizer.json"))
     generation = {"eos_token_id": tokenizer.stop_ids, "pad_token_id": tokenizer.pad_id, "bos_token_id": None}
     (out / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
     config = tokenizer_config(tokenizer, model.config.max_position_embeddings)
@@ -83,11 +83,11 @@ def write_hf_folder(model: Qwen3, tokenizer_json: str | Path, out_dir: str | Pat
 
 
 def export_hf(name_or_path: str | Path, out_dir: str | Path) -> Path:
-    """Export a model by name (``pocket-reasoning``) or folder (a training run's output) to ``out_dir``."""
-    from rfs.hub import load_model, model_dir
+    """Export a model by name (``pocket-reasoning``), folder (a training run's output) or book ``.pth``
+    checkpoint to ``out_dir``."""
+    from rfs.hub import load_model, load_tokenizer
 
-    return write_hf_folder(load_model(name_or_path, device="cpu"), model_dir(name_or_path) / "tokenizer.json",
-                           out_dir)
+    return write_hf_folder(load_model(name_or_path, device="cpu"), load_tokenizer(name_or_path), out_dir)
 
 
 def push_to_hub(folder: str | Path, repo_id: str, private: bool = True) -> str:

@@ -243,7 +243,12 @@ def load_model(name_or_path: str | Path, device: str | torch.device | None = Non
 
 
 def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
-    """Load the tokenizer that belongs to a model (its folder's ``tokenizer.json``)."""
+    """Load the tokenizer that belongs to a model (its folder's ``tokenizer.json``, or the one beside a book
+    ``.pth`` checkpoint)."""
+    if str(name_or_path).endswith(".pth"):
+        from rfs.book_checkpoints import book_tokenizer_file
+
+        return Tokenizer.from_file(book_tokenizer_file(name_or_path))
     return Tokenizer.from_file(model_dir(name_or_path) / "tokenizer.json")
 
 

@@ -86,3 +86,23 @@ def test_pickled_code_is_not_run(tmp_path):
     torch.save({"tok_emb.weight": torch.zeros(2), "payload": print}, path)  # a function is not a tensor
     with pytest.raises(CheckpointError, match="cannot read"):
         load_model(path, device="cpu")
+
+
+def test_tokenizer_beside_the_checkpoint_and_export(tmp_path, tiny_tokenizer_file):
+    from rfs.export import export_hf
+    from rfs.hub import load_tokenizer
+
+    transformers = pytest.importorskip("transformers")
+    model = tiny_model(True)
+    path = tmp_path / "qwen3-tiny-base.pth"
+    torch.save(book_state(model), path)
+    with pytest.raises(CheckpointError, match="no tokenizer files beside"):
+        load_tokenizer(path)
+    (tmp_path / "tokenizer-base.json").write_bytes(tiny_tokenizer_file.read_bytes())  # as the book names it
+    assert load_tokenizer(path).encode("Hello there") == \
+        load_tokenizer(tiny_tokenizer_file.parent).encode("Hello there")
+    out = export_hf(path, tmp_path / "hf")  # a book checkpoint leaves the course as a transformers folder
+    ids = torch.tensor([[5, 17, 99, 3, 250, 42]])
+    with torch.no_grad():
+        hf_logits = transformers.AutoModelForCausalLM.from_pretrained(out).eval()(ids).logits
+        assert (hf_logits - model(ids)).abs().max() < 1e-4

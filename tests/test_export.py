@@ -31,10 +31,10 @@ def assert_same_logits(rfs_model, folder, ids):
 
 
 @pytest.mark.parametrize("tied", [True, False])
-def test_tiny_model_exports_with_equal_logits(tmp_path, tiny_tokenizer_file, tiny_tokenizer, tied):
+def test_tiny_model_exports_with_equal_logits(tmp_path, tiny_tokenizer, tied):
     torch.manual_seed(0)
     model = Qwen3(tiny_config(tie_word_embeddings=tied)).eval()
-    out = write_hf_folder(model, tiny_tokenizer_file, tmp_path / "hf")
+    out = write_hf_folder(model, tiny_tokenizer, tmp_path / "hf")
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "generation_config.json", "model.safetensors",
                                                     "tokenizer.json", "tokenizer_config.json"]
     ids = tiny_tokenizer.encode("The quick brown fox jumps over the lazy dog.")
