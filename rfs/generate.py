@@ -215,8 +215,11 @@ def generate_ids(model: Qwen3, prompts: list[list[int]], max_new_tokens: int = 2
     ids, mask = left_pad(prompts, pad_id)
     mask = mask.to(device) if len({len(p) for p in prompts}) > 1 else None  # None: no row is padded
     cpu_decode = device.type == "cpu" if cpu_decode is None else cpu_decode
-    cache_class = CPUDecodeCache if cpu_decode else KVCache
-    cache = cache_class(model.config, len(prompts), ids.shape[1] + max_new_tokens, device)
+    max_len = ids.shape[1] + max_new_tokens
+    if cpu_decode:
+        cache = CPUDecodeCache(model.config, len(prompts), max_len, device)
+    else:  # in the model's dtype: attention reads the cache as it is, with no conversion per step
+        cache = KVCache(model.config, len(prompts), max_len, device, dtype)
     # prefill: the whole prompts at once, (P, V) logits for the last position
     logits = model(ids.to(device), cache=cache, attention_mask=mask, last_only=True)[:, -1]
     if n > 1:  # share each prompt's prefill among its n samples

@@ -149,15 +149,17 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
 class KVCache:
     """Keys and values of every layer, preallocated for ``max_len`` tokens and written in place as they arrive.
 
-    Each layer's keys and values are tensors (B, K, max_len, E), allocated at the layer's first write in the
-    dtype of its keys (the model's dtype), of which ``length`` slots are filled. ``valid`` (B, max_len) marks
-    which slots hold real tokens, so left padding is never attended to and each row's positions count only its
-    real tokens. No tensor is concatenated per step.
+    Each layer owns a key and a value tensor of shape (B, K, max_len, E) in ``dtype``, which must be the model's;
+    ``length`` slots are filled. ``valid`` (B, max_len) marks which slots hold real tokens, so left padding is
+    never attended to and each row's positions count only its real tokens. No tensor is concatenated per step.
     """
 
-    def __init__(self, config: Qwen3Config, batch_size: int, max_len: int, device: torch.device | str | None = None):
-        self.keys: list[torch.Tensor | None] = [None] * config.num_hidden_layers
-        self.values: list[torch.Tensor | None] = [None] * config.num_hidden_layers
+    def __init__(self, config: Qwen3Config, batch_size: int, max_len: int,
+                 device: torch.device | str | None = None, dtype: torch.dtype = torch.float32):
+        shape = (batch_size, config.num_key_value_heads, max_len, config.head_dim)
+        # Left uninitialized: a slot is always written before it is read.
+        self.keys = [torch.empty(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
+        self.values = [torch.empty(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
         self.valid = torch.zeros(batch_size, max_len, dtype=torch.bool, device=device)
         self.padded = False  # whether any filled slot is padding (then attention needs a mask)
         self.length = 0
@@ -171,9 +173,6 @@ class KVCache:
     def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store new keys/values (B, K, T, E) after the filled slots; return all keys and values so far
         (B, K, S, E)."""
-        if self.keys[layer] is None:  # left uninitialized: a slot is always written before it is read
-            shape = (*k.shape[:2], self.max_len, k.shape[3])
-            self.keys[layer], self.values[layer] = k.new_empty(shape), v.new_empty(shape)
         end = self.length + k.shape[2]
         self.keys[layer][:, :, self.length:end] = k
         self.values[layer][:, :, self.length:end] = v

@@ -109,6 +109,13 @@ def test_the_plain_path_generates_what_the_cpu_decode_path_does(tiny_model, tiny
     assert plain_logprobs == pytest.approx(cpu_logprobs, abs=1e-4)
 
 
+def test_the_plain_path_caches_in_the_models_dtype(tiny_model, tiny_tokenizer):
+    """A bf16 model decodes on the plain path: attention would refuse a cache of another dtype."""
+    prompts = [tiny_tokenizer.encode(p) for p in PROMPTS]
+    steps = list(generate_ids(tiny_model.to(torch.bfloat16), prompts, max_new_tokens=4, cpu_decode=False))
+    assert len(steps) == 4
+
+
 def test_stop_strings_and_finish_reasons(tiny_model, tiny_tokenizer):
     [[free]] = generate(tiny_model, tiny_tokenizer, [PROMPTS[1]], max_new_tokens=20)
     assert free.finish_reason == "length" and len(free.token_ids) == 20

@@ -52,13 +52,13 @@ def test_cached_decoding_equals_full_forward(tiny_model, cache_class):
 def test_the_plain_cache_keeps_the_model_dtype_the_cpu_cache_float32_transposed_keys(tiny_model):
     model = tiny_model.to(torch.bfloat16)
     ids = torch.randint(0, 320, (2, 5))
-    plain, cpu = KVCache(model.config, 2, 8), CPUDecodeCache(model.config, 2, 8)
+    plain, cpu = KVCache(model.config, 2, 8, dtype=torch.bfloat16), CPUDecodeCache(model.config, 2, 8)
     with torch.no_grad():
         for cache in plain, cpu:
             model(ids, cache=cache)
             model(ids[:, :1], cache=cache)
     E, K = model.config.head_dim, model.config.num_key_value_heads
-    assert plain.keys[0].dtype == plain.values[0].dtype == torch.bfloat16  # on a GPU: no per-step upcast
+    assert plain.keys[0].dtype == plain.values[0].dtype == torch.bfloat16
     assert plain.keys[0].shape == plain.values[0].shape == (2, K, 8, E)
     assert cpu.keys[0].dtype == cpu.values[0].dtype == torch.float32
     assert cpu.keys[0].shape == (2, K, E, 8) and cpu.values[0].shape == (2, K, 8, E)
