@@ -23,11 +23,17 @@ BENCH_SIZES = ("0.6b", "1.7b", "4b", "8b", "14b", "32b", "tiny", "pocket")
 POCKET_PRESETS = ("base", "reasoning")
 DTYPES = ("float32", "bfloat16", "float16")
 
+GENERATE_EXAMPLES = """examples (on the pocket models that ship with rfs):
+  rfs generate "What is 17 + 25?" --prompt cot                    a worked solution, then \\boxed{42}
+  rfs generate "Compute (48+6)*3-27." --prompt cot                read as (48 + 6) \\times 3 - 27: 135
+  rfs generate "What is 12*13?" --model pocket-reasoning --chat   it thinks, then \\boxed{156}
+  rfs generate $'Problem: What is 17 + 25?\\nAnswer:'              raw text; bash's $'...' makes \\n a line break"""
 EPILOG = """examples (on the pocket models that ship with rfs):
-  rfs generate "What is 17 + 25?" --chat --thinking off
+  rfs generate "What is 17 + 25?" --prompt cot
+  rfs generate "What is 12*13?" --model pocket-reasoning --chat
   rfs chat
-  rfs eval --method cot --limit 50
-run `rfs COMMAND --help` for a command's options"""
+  rfs eval --method cot --limit 20
+run `rfs COMMAND --help` for a command's options and examples"""
 EVAL_EXAMPLES = """examples:
   rfs eval --method cot                                   greedy, step by step
   rfs eval --method self-consistency --samples 8          majority vote of 8 samples at T=0.8
@@ -110,8 +116,8 @@ def add_machine_args(p: argparse.ArgumentParser, model: str | None = DEFAULT_MOD
 
 def add_sampling_args(p: argparse.ArgumentParser) -> None:
     """How ``rfs generate`` and ``rfs chat`` pick each next token."""
-    p.add_argument("--max-new-tokens", type=positive_int, default=256,
-                   help="stop after this many new tokens (default 256)")
+    p.add_argument("--max-new-tokens", type=positive_int, default=None,
+                   help="stop after this many new tokens (default: 384 for pocket models, 2048 for Qwen3)")
     p.add_argument("--temperature", type=temperature, default=0.0, help="0 means greedy decoding (default 0)")
     p.add_argument("--top-k", type=positive_int, default=None, help="sample only among the k most likely tokens")
     p.add_argument("--top-p", type=probability_mass, default=None,
@@ -148,15 +154,20 @@ def load(args: argparse.Namespace):
 # --- The commands ----------------------------------------------------------------------------------------------
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    """Continue a prompt (or answer it as a chat message with --chat), streaming the text."""
+    """Continue a prompt, or answer it as a math problem (--prompt) or a chat message (--chat), streaming the text."""
     from rfs.generate import generate, stream
+    from rfs.prompts import build_prompt, defaults_for
 
     model, tokenizer = load(args)
-    prompt = args.prompt
-    if args.chat:
-        prompt = tokenizer.render_chat([{"role": "user", "content": prompt}], thinking=args.thinking != "off")
-    sampling = dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
-                    top_p=args.top_p, seed=args.seed)
+    defaults = defaults_for(tokenizer)
+    prompt = args.text
+    if args.prompt:
+        prompt = build_prompt(tokenizer, defaults.notation(prompt), args.prompt)
+    elif args.chat:
+        message = {"role": "user", "content": defaults.notation(prompt)}
+        prompt = tokenizer.render_chat([message], thinking=args.thinking != "off")
+    sampling = dict(max_new_tokens=args.max_new_tokens or defaults.max_new_tokens, temperature=args.temperature,
+                    top_k=args.top_k, top_p=args.top_p, seed=args.seed)
     if args.n == 1:
         for piece in stream(model, tokenizer, prompt, **sampling):
             print(piece, end="", flush=True)
@@ -171,10 +182,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     """A multi-turn chat in the terminal; the model's reply streams as it is generated."""
     from rfs.generate import stream
+    from rfs.prompts import defaults_for
 
     model, tokenizer = load(args)
+    defaults = defaults_for(tokenizer)
     messages = [{"role": "system", "content": args.system}] if args.system else []
     print(f"Chatting with {args.model} (thinking {args.thinking}). Empty line or Ctrl-D quits.")
+    if defaults.understands:
+        print(defaults.understands)
     while True:
         try:
             user = input("you> ").strip()
@@ -182,12 +197,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
             break
         if not user:
             break
-        messages.append({"role": "user", "content": user})
+        messages.append({"role": "user", "content": defaults.notation(user)})
         prompt = tokenizer.render_chat(messages, thinking=args.thinking == "on")
         print("model> ", end="", flush=True)
         reply = ""
-        for piece in stream(model, tokenizer, prompt, max_new_tokens=args.max_new_tokens,
+        for piece in stream(model, tokenizer, prompt, max_new_tokens=args.max_new_tokens or defaults.max_new_tokens,
                             temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed):
+            if args.thinking == "off":  # a model trained always to think may still close a thought it skipped
+                piece = piece.replace("</think>", "")
             reply += piece
             print(piece, end="", flush=True)
         print()
@@ -304,6 +321,8 @@ def generate_conflicts(args: argparse.Namespace) -> str | None:
     """What is wrong with ``rfs generate``'s flags taken together, or None."""
     if args.thinking is not None and not args.chat:
         return "--thinking applies to the chat format: add --chat, or drop --thinking"
+    if args.prompt and args.chat:
+        return f"--prompt {args.prompt} and --chat are two ways to wrap PROMPT: choose one"
     return None
 
 
@@ -360,7 +379,8 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--check-samples", type=positive_int, default=1,
                    help="self-refine with self-check: solve each claim's check this many times at T=0.8 and take "
                         "their vote (default 1: one greedy check, which tends to repeat the solution's mistake)")
-    p.add_argument("--max-new-tokens", type=positive_int, default=384, help="default 384")
+    p.add_argument("--max-new-tokens", type=positive_int, default=None,
+                   help="stop a solution after this many new tokens (default: 384 for pocket models, 2048 for Qwen3)")
     p.add_argument("--batch-size", type=positive_int, default=32, help="problems generated together (default 32)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--out", default=None, help="results JSONL; an existing file is resumed")
@@ -432,12 +452,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("generate", help="generate text from a prompt", description=cmd_generate.__doc__)
-    p.add_argument("prompt", type=prompt_text, help="the text to continue")
+    p = sub.add_parser("generate", help="generate text from a prompt", description=cmd_generate.__doc__,
+                       epilog=GENERATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("text", type=prompt_text, metavar="PROMPT",
+                   help="the text to continue, as it is (backslashes stay backslashes, as LaTeX needs them: "
+                        "for a line break, press Enter inside the quotes, or write $'...\\n...' in bash)")
     add_machine_args(p)
     add_sampling_args(p)
     p.add_argument("--n", type=positive_int, default=1, help="number of samples (default 1, streamed)")
-    p.add_argument("--chat", action="store_true", help="wrap the prompt as a user message in the chat format")
+    p.add_argument("--prompt", choices=["plain", "cot"], default=None,
+                   help="treat PROMPT as a math problem and wrap it in the model's template: plain asks for the "
+                        "answer, cot for a worked solution (rfs.prompts)")
+    p.add_argument("--chat", action="store_true", help="send PROMPT as a user message in the chat format")
     p.add_argument("--thinking", choices=["on", "off"], default=None,
                    help="with --chat: let the model think first (default on)")
     p.set_defaults(func=cmd_generate, conflicts=generate_conflicts)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from rfs.prompts import build_prompt
+from rfs.prompts import build_prompt, defaults_for
 from rfs.qwen3 import Qwen3
 from rfs.refine import CRITICS, self_refine
 from rfs.scaling import SCORERS, majority_vote, sample_solutions
@@ -80,7 +80,7 @@ class RunSettings:
     thinking: bool | None = None  # with prompt="chat": think first (default on)
     samples: int | None = None  # solutions per problem
     temperature: float | None = None  # 0: greedy
-    max_new_tokens: int = 384
+    max_new_tokens: int | None = None  # default: what the model's answers need (rfs.prompts.defaults_for)
     seed: int = 0
     scorer: str = "mean-logprob"
     rounds: int = 2
@@ -192,6 +192,8 @@ def evaluate(model: Qwen3, tokenizer: Tokenizer, records: list[dict], settings: 
     where it stopped; a file written with other settings is refused. Returns all result records, in order.
     """
     settings = settings or RunSettings()
+    if settings.max_new_tokens is None:
+        settings = replace(settings, max_new_tokens=defaults_for(tokenizer).max_new_tokens)
     stored = settings.record()
     out = Path(out) if out else None
     done = {r["id"]: r for r in read_results(out)} if out else {}

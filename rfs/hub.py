@@ -237,14 +237,29 @@ def load_model(name_or_path: str | Path, device: str | torch.device | None = Non
     return model.to(device or default_device()).eval()
 
 
+def model_kind(folder: Path) -> str:
+    """The kind of model in a folder: "pocket" for a model rfs trained on pocket-math (its ``config.json`` says
+    ``"rfs_kind": "pocket"``), else "qwen3". The kind decides prompts and defaults (``rfs.prompts.defaults_for``)."""
+    path = folder / "config.json"
+    kind = json.loads(path.read_text()).get("rfs_kind", "qwen3") if path.is_file() else "qwen3"
+    if kind not in ("pocket", "qwen3"):
+        raise CheckpointError(f"{path} says rfs_kind {kind!r}: use 'pocket' or 'qwen3', or leave it out")
+    return kind
+
+
 def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
-    """Load the tokenizer that belongs to a model (its folder's ``tokenizer.json``)."""
-    return Tokenizer.from_file(model_dir(name_or_path) / "tokenizer.json")
+    """Load the tokenizer that belongs to a model (its folder's ``tokenizer.json``), knowing the model's kind."""
+    folder = model_dir(name_or_path)
+    return Tokenizer.from_file(folder / "tokenizer.json", model_kind(folder))
 
 
-def save_model(model: Qwen3, out_dir: str | Path, tokenizer_json: str | Path | None = None) -> Path:
+def save_model(model: Qwen3, out_dir: str | Path, tokenizer_json: str | Path | None = None,
+               kind: str = "qwen3") -> Path:
     """Write ``model`` in the Hugging Face layout (``config.json``, ``model.safetensors``), loadable by
-    :func:`load_model` and by ``transformers``' ``Qwen3ForCausalLM``. Optionally copy a ``tokenizer.json``."""
+    :func:`load_model` and by ``transformers``' ``Qwen3ForCausalLM``. Optionally copy a ``tokenizer.json``.
+
+    A pocket model (``kind="pocket"``) says so in its ``config.json`` (see :func:`model_kind`).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = {name: t.detach().contiguous().cpu()
@@ -253,6 +268,8 @@ def save_model(model: Qwen3, out_dir: str | Path, tokenizer_json: str | Path | N
         state.pop("lm_head.weight")  # shared with the embedding; transformers re-ties it on load
     dtype = next(iter(state.values())).dtype
     config = model.config.to_hf_dict() | {"torch_dtype": str(dtype).removeprefix("torch.")}
+    if kind != "qwen3":
+        config["rfs_kind"] = kind
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     save_file(state, out / "model.safetensors", metadata={"format": "pt"})
     if tokenizer_json is not None:

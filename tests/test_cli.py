@@ -1,16 +1,26 @@
 """The rfs command: help that explains, clear errors, and the main commands on the shipped pocket models."""
 
+import io
 import json
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
+from rfs import cli
 from rfs.bench import best_of_runs
 from rfs.cli import build_parser, eval_settings, main
 from rfs.evaluate import read_results
 from rfs.hub import MODELS
+from rfs.verify import extract_answer
+
+POCKET = pytest.mark.skipif(not (MODELS["pocket-base"]["path"] / "config.json").is_file(),
+                            reason="pocket models not built")
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def rfs(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -113,7 +123,7 @@ def test_eval_report_regrades_a_results_file(tmp_path):
 ])
 def test_eval_arguments_become_run_settings(argv, expected):
     settings = eval_settings(build_parser().parse_args(["eval", *argv]))
-    assert settings.record() == {"thinking": None, "max_new_tokens": 384, "seed": 0} | expected
+    assert settings.record() == {"thinking": None, "max_new_tokens": None, "seed": 0} | expected  # None: the model's
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -194,3 +204,58 @@ def test_help_and_argument_errors_answer_without_importing_torch(argv):
             "    assert exit.code in (0, 2), exit.code\nassert 'torch' not in sys.modules, 'torch was imported'")
     done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def shell_words(command: str) -> list[str]:
+    """Split a documented command as bash does, with its $'...' quotes (where \\n is a line break)."""
+    command = re.sub(r"\$'([^']*)'", lambda m: shlex.quote(m[1].encode().decode("unicode_escape")), command)
+    return shlex.split(command, comments=True)
+
+
+def documented_commands() -> list[list[str]]:
+    """Every `rfs ...` example of the README's `rfs` section (its bash block) and of the --help texts."""
+    section = README.read_text().split("## The `rfs` command")[1].split("\n## ")[0]
+    lines = section.split("```bash")[1].split("```")[0].splitlines()
+    for text in (cli.EPILOG, cli.GENERATE_EXAMPLES, cli.EVAL_EXAMPLES):  # help lines: command, 2+ spaces, comment
+        lines += [re.split(r"\s{2,}", line.strip())[0] for line in text.splitlines() if line.strip().startswith("rfs ")]
+    return [shell_words(line)[1:] for line in lines if line.startswith("rfs ")]
+
+
+# The answer each documented `rfs generate` example must print (pocket models decode greedily: deterministic).
+EXAMPLE_ANSWERS = {"What is 17 + 25?": "42", "What is 12*13?": "156", "Compute (48+6)*3-27.": "135",
+                   "Problem: What is 17 + 25?\nAnswer:": "42"}
+
+
+def test_every_documented_command_parses():
+    commands = documented_commands()
+    assert len(commands) >= 10
+    for argv in commands:
+        build_parser().parse_args(argv)  # exits (failing the test) on a flag the parser does not know
+
+
+@POCKET
+def test_documented_generate_examples_print_the_right_answer(capsys):
+    examples = [argv for argv in documented_commands() if argv[0] == "generate"]
+    assert {argv[1] for argv in examples} == set(EXAMPLE_ANSWERS)
+    for argv in examples:
+        assert main([*argv, "--max-new-tokens", "96", "--threads", "1"]) == 0
+        out = capsys.readouterr().out
+        assert extract_answer(out) == EXAMPLE_ANSWERS[argv[1]], (argv, out)
+
+
+@POCKET
+def test_chat_with_a_pocket_model_says_what_it_understands_and_rewrites_ascii_math(capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("What is 12*13?\n\n"))
+    assert main(["chat", "--max-new-tokens", "96", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Pocket models know only the pocket-math problems" in out and "12*13" in out
+    assert extract_answer(out) == "156"
+
+
+@POCKET
+def test_chat_without_thinking_shows_no_stray_end_of_thought(capsys, monkeypatch):
+    # pocket-reasoning was trained always to think: in the second turn it writes steps and closes them
+    monkeypatch.setattr("sys.stdin", io.StringIO("What is 12 \\times 13?\nWhat is 17 + 25?\n\n"))
+    assert main(["chat", "--thinking", "off", "--max-new-tokens", "96", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "</think>" not in out and "17 + 25 = 42" in out

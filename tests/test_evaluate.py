@@ -16,7 +16,7 @@ from conftest import tiny_config
 from rfs.evaluate import RunSettings, evaluate, read_results, regrade, summarize, wrong_answer_agreement
 from rfs.generate import generate
 from rfs.hub import save_model
-from rfs.prompts import PROMPTS
+from rfs.prompts import build_prompt
 from rfs.qwen3 import Qwen3
 from rfs.sweep import correct_at, sweep_rows, tokens_at, write_sweep
 
@@ -81,8 +81,8 @@ POCKET_RECORDS = [{"unique_id": str(i), "problem": p, "answer": a} for i, (p, a)
 def test_several_samples_without_a_method_still_take_a_vote_over_the_same_samples(tiny_model, tiny_tokenizer):
     results = evaluate(tiny_model, tiny_tokenizer, RECORDS[:2], RunSettings(prompt="cot", samples=3, max_new_tokens=6),
                        progress=False)
-    by_hand = generate(tiny_model, tiny_tokenizer, [PROMPTS["cot"].format(problem=r["problem"]) for r in RECORDS[:2]],
-                       max_new_tokens=6, temperature=0.8, n=3, seed=0)  # what `evaluate` did before methods
+    prompts = [build_prompt(tiny_tokenizer, r["problem"], "cot") for r in RECORDS[:2]]
+    by_hand = generate(tiny_model, tiny_tokenizer, prompts, max_new_tokens=6, temperature=0.8, n=3, seed=0)
     assert [r["outputs"] for r in results] == [[c.text for c in s] for s in by_hand]
     assert [r["tokens"] for r in results] == [sum(len(c.token_ids) for c in s) for s in by_hand]
     assert results[0]["settings"] == {"method": "self-consistency", "prompt": "cot", "thinking": None,

@@ -139,7 +139,7 @@ def prepare(preset: dict, records: list[dict], work_dir: Path, quick: bool,
         model = load_model(preset["init"], device="cpu", dtype=torch.float32)
         tokenizer_file = work_dir / "tokenizer.json"
         shutil.copy(model_dir(preset["init"]) / "tokenizer.json", tokenizer_file)
-    return model, Tokenizer.from_file(tokenizer_file), tokenizer_file
+    return model, Tokenizer.from_file(tokenizer_file, kind="pocket"), tokenizer_file
 
 
 def train(preset_name: str, out_dir: str | Path | None = None, work_dir: str | Path | None = None,
@@ -195,7 +195,7 @@ def train(preset_name: str, out_dir: str | Path | None = None, work_dir: str | P
             save_checkpoint(checkpoint, model, optimizer, step + 1)
     save_checkpoint(checkpoint, model, optimizer, preset["steps"])
     plot_loss(log_path, work_dir / "loss.png")
-    return save_model(model.eval(), out_dir, tokenizer_json=tokenizer_file)
+    return save_model(model.eval(), out_dir, tokenizer_json=tokenizer_file, kind="pocket")
 
 
 def write_data(out_dir: str | Path, train_size: int = 10_000, seed: int = 42) -> list[Path]:
