@@ -105,7 +105,8 @@ def add_machine_args(p: argparse.ArgumentParser, model: str | None = DEFAULT_MOD
                        help=f"model name or folder (default {model}; `rfs models` lists names)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the fastest available)")
     p.add_argument("--dtype", default=None, choices=DTYPES,
-                   help="compute dtype (default: bfloat16 where the device computes it natively, else float32)")
+                   help="compute dtype (default: 16-bit, as stored or for training, only where the device computes it "
+                        "natively, else float32; the choice is said on stderr)")
     p.add_argument("--threads", type=positive_int, default=None,
                    help="CPU threads (default: torch's choice, one per core; 1 in a pytest-xdist worker)")
     if compile:
@@ -134,6 +135,12 @@ def set_threads(args: argparse.Namespace) -> None:
         torch.set_num_threads(threads)
 
 
+def say_dtype(args: argparse.Namespace, what: str) -> None:
+    """One line on stderr saying which dtype a command computes in, and why."""
+    why = "as --dtype asks" if args.dtype else "16-bit only where the device computes it natively; --dtype to choose"
+    print(f"rfs: {what} ({why})", file=sys.stderr)
+
+
 def load(args: argparse.Namespace):
     """The model and tokenizer that ``--model``, ``--device``, ``--dtype``, ``--compile`` (and ``--int8``) ask for."""
     import torch
@@ -142,8 +149,9 @@ def load(args: argparse.Namespace):
     from rfs.hub import load_model, load_tokenizer
 
     set_threads(args)
-    dtype = getattr(torch, args.dtype) if args.dtype else None
-    model = load_model(args.model, device=args.device, dtype=dtype)
+    model = load_model(args.model, device=args.device, dtype=getattr(torch, args.dtype) if args.dtype else None)
+    weight = next(model.parameters())
+    say_dtype(args, f"{args.model} runs in {str(weight.dtype).removeprefix('torch.')} on {weight.device}")
     if getattr(args, "int8", False):  # rfs eval's option
         from rfs.quantize import quantize_int8
 
@@ -238,9 +246,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
     from rfs.bench import bench_generate, bench_samples
+    from rfs.hub import compute_dtype
 
+    if args.device not in (None, "cpu"):
+        raise ValueError("rfs bench measures decoding on the CPU (its memory bandwidth, oneDNN kernels and threads): "
+                         "drop --device")
     set_threads(args)
-    dtype = getattr(torch, args.dtype or "bfloat16")
+    dtype = getattr(torch, args.dtype) if args.dtype else compute_dtype(torch.bfloat16, torch.device("cpu"))
+    say_dtype(args, f"benchmarking in {str(dtype).removeprefix('torch.')} on cpu")
     if args.what == "samples":
         bench_samples(args.size, args.problems, args.samples or 8, args.prompt_tokens, args.new_tokens or 64, dtype,
                       args.seed)
@@ -308,9 +321,17 @@ def cmd_pocket(args: argparse.Namespace) -> int:
         for path in train.write_data(args.out, args.train_size):
             print(f"wrote {path}")
         return 0
+    import torch
+
+    from rfs.generate import default_device
+    from rfs.hub import compute_dtype
+
     set_threads(args)
+    device = torch.device(args.device) if args.device else default_device()
+    dtype = getattr(torch, args.dtype) if args.dtype else compute_dtype(torch.bfloat16, device)
+    say_dtype(args, f"training on {device} with {str(dtype).removeprefix('torch.')} matrix products")
     folder = train.train(args.preset, args.out, args.work_dir, quick=args.quick, resume=not args.fresh,
-                         seed=args.seed, init=args.init)
+                         seed=args.seed, init=args.init, device=device, dtype=dtype)
     print(f"model saved to {folder}")
     return 0
 

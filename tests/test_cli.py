@@ -23,8 +23,12 @@ POCKET = pytest.mark.skipif(not (MODELS["pocket-base"]["path"] / "config.json").
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def rfs(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rfs.cli", *args], capture_output=True, text=True, timeout=timeout)
+@pytest.fixture(autouse=True)
+def keep_thread_count():
+    """Commands set torch's thread count (--threads): give the next test the count it had."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 def test_help_lists_every_command(capsys):
@@ -88,22 +92,14 @@ def test_models_that_cannot_be_had_are_one_clear_line(argv, message, capsys, mon
     assert err.startswith("rfs: error: ") and message in err and "Traceback" not in err
 
 
-@pytest.mark.skipif(not (MODELS["pocket-base"]["path"] / "config.json").is_file(), reason="pocket models not built")
-def test_generate_streams_an_answer_from_the_pocket_model():
-    done = rfs("generate", "Problem: What is 2 + 3?\nLet's think step by step.\n", "--max-new-tokens", "40")
-    assert done.returncode == 0, done.stderr
-    assert "boxed" in done.stdout
-
-
-def test_eval_report_regrades_a_results_file(tmp_path):
+def test_eval_report_regrades_a_results_file(tmp_path, capsys):
     results = tmp_path / "r.jsonl"
     rows = [{"id": "a", "level": 1, "type": "t", "reference": "\\frac{1}{2}", "prompt": "", "outputs": ["\\boxed{0.5}"],
              "answers": ["wrong"], "verdicts": [False], "answer": "wrong", "correct": False, "tokens": 5,
              "seconds": 0.1}]
     results.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    done = rfs("eval", "--report", str(results), "--plot", str(tmp_path / "levels.png"))
-    assert done.returncode == 0, done.stderr
-    assert "accuracy 100.0% on 1 problems" in done.stdout
+    assert main(["eval", "--report", str(results), "--plot", str(tmp_path / "levels.png")]) == 0
+    assert "accuracy 100.0% on 1 problems" in capsys.readouterr().out
     assert (tmp_path / "levels.png").stat().st_size > 1000
 
 
@@ -142,12 +138,12 @@ def test_eval_refuses_settings_that_do_not_fit_together(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not (MODELS["pocket-base"]["path"] / "config.json").is_file(), reason="pocket models not built")
-def test_eval_sweep_writes_its_table_and_plot(tmp_path):
-    done = rfs("eval", "--method", "best-of-n", "--sweep", "--sweep-values", "1", "2", "--limit", "3",
-               "--max-new-tokens", "64", "--device", "cpu", "--out-dir", str(tmp_path))
-    assert done.returncode == 0, done.stderr
-    assert "| samples | accuracy | tokens per problem |" in done.stdout and "| 2 |" in done.stdout
+@POCKET
+def test_eval_sweep_writes_its_table_and_plot(tmp_path, capsys):
+    assert main(["eval", "--method", "best-of-n", "--sweep", "--sweep-values", "1", "2", "--limit", "3",
+                 "--max-new-tokens", "64", "--device", "cpu", "--out-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| samples | accuracy | tokens per problem |" in out and "| 2 |" in out
     assert len(read_results(tmp_path / "results.jsonl")) == 3
     assert (tmp_path / "sweep.csv").read_text().startswith("samples,accuracy,tokens_per_problem")
     assert (tmp_path / "sweep.png").stat().st_size > 1000
@@ -259,3 +255,23 @@ def test_chat_without_thinking_shows_no_stray_end_of_thought(capsys, monkeypatch
     assert main(["chat", "--thinking", "off", "--max-new-tokens", "96", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "</think>" not in out and "17 + 25 = 42" in out
+
+
+@POCKET
+def test_commands_say_which_dtype_they_chose(capsys):
+    assert main(["generate", "What is 2 + 3?", "--max-new-tokens", "1", "--threads", "1"]) == 0
+    assert "rfs: pocket-base runs in float32 on cpu (16-bit only where" in capsys.readouterr().err  # stored float32
+    assert main(["generate", "What is 2 + 3?", "--max-new-tokens", "1", "--threads", "1", "--dtype", "bfloat16"]) == 0
+    assert "runs in bfloat16 on cpu (as --dtype asks)" in capsys.readouterr().err
+
+
+def test_threads_default_to_one_per_pytest_xdist_worker(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
+        cli.set_threads(build_parser().parse_args(["eval"]))
+        assert torch.get_num_threads() == 1
+        cli.set_threads(build_parser().parse_args(["eval", "--threads", "2"]))  # --threads wins
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

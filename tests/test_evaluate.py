@@ -49,6 +49,7 @@ def test_evaluate_writes_one_record_per_problem_and_skips_finished_ones(tiny_mod
     assert again[0] == first[0]  # not redone
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_killed_rfs_eval_resumes_to_exactly_one_record_per_problem(tmp_path, tiny_tokenizer_file):
     torch.manual_seed(0)
     model_dir = save_model(Qwen3(tiny_config()), tmp_path / "model", tokenizer_json=tiny_tokenizer_file)
@@ -141,6 +142,7 @@ def test_a_sweep_reads_off_smaller_runs_exactly(pocket_base, method):
                        "tokens_per_problem": summarize(four)["tokens_per_problem"]}
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_a_rounds_sweep_reads_off_fewer_rounds_and_writes_its_table_and_plot(pocket_base, tmp_path):
     model, tokenizer = pocket_base
     two = evaluate(model, tokenizer, POCKET_RECORDS, RunSettings(method="self-refine", rounds=2), progress=False)
