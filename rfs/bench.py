@@ -1,4 +1,6 @@
-"""Benchmarks behind ``rfs bench``: our generation engine against ``transformers`` on the same weights (appendix E).
+"""Benchmarks behind ``rfs bench``: our generation engine against ``transformers`` on the same weights.
+
+No lesson teaches this module yet; README's Performance section explains what it measures and the numbers.
 
 ``rfs bench generate``: both sides run in one process on identical random weights, each in its best
 configuration, and the report gives ratios, so the numbers mean something on any machine. Decoding one token

@@ -9,12 +9,13 @@ in the same layout and load through the same code.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from rfs.qwen3 import Qwen3, Qwen3Config
@@ -24,8 +25,8 @@ POCKET_DIR = Path(__file__).parent / "pocket" / "models"
 
 # Short names a learner types → where the model lives. Pocket models ship with rfs; the rest are on the hub.
 MODELS: dict[str, dict] = {
-    "pocket-base": {"path": POCKET_DIR / "pocket-base", "params": "pocket"},
-    "pocket-reasoning": {"path": POCKET_DIR / "pocket-reasoning", "params": "pocket"},
+    "pocket-base": {"path": POCKET_DIR / "pocket-base"},  # parameters: counted from the file (rfs models)
+    "pocket-reasoning": {"path": POCKET_DIR / "pocket-reasoning"},
     "qwen3-0.6b-base": {"repo": "Qwen/Qwen3-0.6B-Base", "params": "0.6B"},
     "qwen3-0.6b": {"repo": "Qwen/Qwen3-0.6B", "params": "0.6B"},
     "qwen3-1.7b-base": {"repo": "Qwen/Qwen3-1.7B-Base", "params": "1.7B"},
@@ -139,16 +140,18 @@ def read_config(folder: Path) -> Qwen3Config:
         raise CheckpointError(f"{path} is not a valid Qwen3 config: {error}") from None
 
 
-def read_safetensors(folder: Path) -> dict[str, torch.Tensor]:
-    """All tensors of a folder's weights: ``model.safetensors`` or the shards its index lists."""
+def weight_files(folder: Path) -> list[Path]:
+    """The files that hold a folder's weights: ``model.safetensors``, or the shards its index lists."""
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-    else:
-        shards = ["model.safetensors"]
+        return [folder / shard for shard in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+    return [folder / "model.safetensors"]
+
+
+def read_safetensors(folder: Path) -> dict[str, torch.Tensor]:
+    """All tensors of a folder's weights (:func:`weight_files`)."""
     tensors: dict[str, torch.Tensor] = {}
-    for shard in shards:
-        path = folder / shard
+    for path in weight_files(folder):
         if not path.is_file():
             raise CheckpointError(f"missing weights file {path}; download the model again")
         try:
@@ -309,6 +312,15 @@ def save_model(model: Qwen3, out_dir: str | Path, tokenizer_json: str | Path | N
     return out
 
 
+def count_parameters(folder: Path) -> int:
+    """The number of parameters stored in a model folder, read from the safetensors headers (no tensor is loaded)."""
+    total = 0
+    for path in weight_files(folder):
+        with safe_open(path, "pt") as f:
+            total += sum(math.prod(f.get_slice(name).get_shape()) for name in f.keys())
+    return total
+
+
 def list_models() -> list[dict]:
     """One row per known model: name, parameters, where it comes from, and whether it is available offline."""
     from huggingface_hub import try_to_load_from_cache
@@ -317,7 +329,9 @@ def list_models() -> list[dict]:
     for name, entry in MODELS.items():
         if "path" in entry:
             available, source = (entry["path"] / "config.json").is_file(), "shipped with rfs"
+            params = f"{count_parameters(entry['path']) / 1e6:.1f}M" if available else "?"
         else:
             available, source = isinstance(try_to_load_from_cache(entry["repo"], "config.json"), str), entry["repo"]
-        rows.append({"name": name, "params": entry["params"], "source": source, "cached": available})
+            params = entry["params"]
+        rows.append({"name": name, "params": params, "source": source, "cached": available})
     return rows

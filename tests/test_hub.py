@@ -10,7 +10,7 @@ import torch
 from conftest import tiny_config
 
 from rfs import hub
-from rfs.hub import CheckpointError, compute_dtype, hub_repo, list_models, load_model, save_model
+from rfs.hub import CheckpointError, compute_dtype, count_parameters, hub_repo, list_models, load_model, save_model
 from rfs.qwen3 import Qwen3
 
 transformers = pytest.importorskip("transformers", reason="transformers is the test oracle (pip install -e .[dev])")
@@ -119,6 +119,9 @@ def test_list_models_covers_pocket_and_hub():
     rows = {row["name"]: row for row in list_models()}
     assert rows["qwen3-0.6b-base"]["source"] == "Qwen/Qwen3-0.6B-Base"
     assert rows["pocket-base"]["source"] == "shipped with rfs"
+    if rows["pocket-base"]["cached"]:
+        model = load_model("pocket-base", device="cpu")
+        assert rows["pocket-base"]["params"] == f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M" == "1.7M"
 
 
 def test_package_level_entry_points_load_a_model_and_its_tokenizer(tmp_path, tiny_tokenizer_file):
@@ -149,3 +152,8 @@ def test_bfloat16_is_the_default_only_where_the_cpu_computes_it(flags, bf16, mon
     bf16_folder = save_model(load_model(saved, device="cpu", dtype=torch.bfloat16), saved / "bf16")
     assert next(load_model(bf16_folder, device="cpu").parameters()).dtype == compute_dtype(torch.bfloat16, cpu)
     assert next(load_model(bf16_folder, device="cpu", dtype=torch.bfloat16).parameters()).dtype == torch.bfloat16
+
+
+def test_count_parameters_reads_the_headers(saved):
+    model = load_model(saved, device="cpu")
+    assert count_parameters(saved) == sum(p.numel() for p in model.parameters())

@@ -1,5 +1,7 @@
 """Training the pocket models on a CPU: pretraining a base model, then teaching it to think.
 
+A tool of the course rather than a lesson: the lessons use the models it trained (README, "The pocket models").
+
 ``rfs pocket train --preset base`` pretrains ``pocket-base`` from scratch on pocket-math documents: mostly a
 problem and its bare answer, and for a minority a worked solution introduced by "Let's think step by step."
 (the ``cot`` prompt), so the model answers tersely by default and works carefully when asked.
