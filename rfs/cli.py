@@ -351,8 +351,9 @@ def eval_conflicts(args: argparse.Namespace) -> str | None:
     """What is wrong with ``rfs eval``'s flags taken together, or None."""
     if args.report:
         return None
-    if args.method == "cot" and args.prompt not in (None, "cot"):
-        return "--method cot is greedy decoding with the cot prompt: drop --prompt, or use --method greedy --prompt ..."
+    if args.method == "cot" and (args.prompt not in (None, "cot") or args.thinking):
+        return ("--method cot is greedy decoding with the cot prompt: drop --prompt and --thinking, or use --method "
+                "greedy --prompt ... (or --thinking ...)")
     if args.thinking is not None and args.prompt not in (None, "chat"):
         return (f"--thinking {args.thinking} uses the chat prompt, not the {args.prompt} prompt: drop --prompt "
                 f"{args.prompt}, or drop --thinking")

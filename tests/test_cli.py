@@ -62,6 +62,7 @@ def test_models_lists_pocket_and_qwen3(capsys):
     (["eval", "--batch-size", "0"], "argument --batch-size: 0 is too small"),
     (["eval", "--temperature", "-0.5"], "is not 0 or more"),
     (["eval", "--prompt", "plain", "--thinking", "off"], "drop --prompt plain, or drop --thinking"),
+    (["eval", "--method", "cot", "--thinking", "on"], "--method cot is greedy decoding with the cot prompt"),
     (["eval", "--method", "best-of-n", "--sweep", "--sweep-values", "0", "4"], "--sweep-values of samples start at 1"),
     (["eval", "--threads", "0"], "argument --threads: 0 is too small"),
     (["bench", "generate", "--batch", "0"], "argument --batch: 0 is too small"),
