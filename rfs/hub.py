@@ -73,19 +73,31 @@ def hub_repo(name: str) -> str:
                           f"or one of {sorted(MODELS)} (`rfs models` lists them)")
 
 
+def cached(repo: str) -> Path | None:
+    """The folder of a hub repository in the Hugging Face cache, or None when it is not (completely) there."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo, allow_patterns=HUB_FILES, local_files_only=True))
+    except Exception:
+        return None
+
+
 def download(name: str) -> Path:
     """Download a hub model (``qwen3-0.6b`` or ``Qwen/Qwen3-0.6B``) into the Hugging Face cache; return its folder.
 
-    Offline (``HF_HUB_OFFLINE=1``), or when the hub cannot be reached, it raises a :class:`CheckpointError` that
-    names the fix.
+    Offline (``HF_HUB_OFFLINE=1``) a cached model is returned as it is, and one that is not cached raises a
+    :class:`CheckpointError` naming the cache and the fix; so does a hub that cannot be reached.
     """
     from huggingface_hub import constants, snapshot_download
 
     repo = hub_repo(name)
     if _hub_offline():
-        raise CheckpointError(f"cannot download {repo}: the hub is offline (HF_HUB_OFFLINE=1). Unset HF_HUB_OFFLINE "
-                              f"(`HF_HUB_OFFLINE=0 rfs download {name}`), or download it on a machine with internet "
-                              f"and copy its Hugging Face cache to {constants.HF_HUB_CACHE}.")
+        if folder := cached(repo):
+            return folder
+        raise CheckpointError(f"{repo} is not in the Hugging Face cache at {constants.HF_HUB_CACHE}, and the hub is "
+                              f"offline (HF_HUB_OFFLINE=1): unset HF_HUB_OFFLINE (`HF_HUB_OFFLINE=0 rfs download "
+                              f"{name}`), or run `rfs download {name}` on a machine with internet and copy the cache.")
     try:
         return Path(snapshot_download(repo, allow_patterns=HUB_FILES))
     except Exception as error:
@@ -112,19 +124,7 @@ def model_dir(name_or_path: str | Path) -> Path:
         raise CheckpointError(f"there is no folder {name} ({Path(name).resolve()} does not exist): give the "
                               "folder of a model (config.json, tokenizer.json and its weights) or a name from "
                               "`rfs models`")
-    repo = hub_repo(name)
-    from huggingface_hub import constants, snapshot_download
-
-    try:
-        return Path(snapshot_download(repo, allow_patterns=HUB_FILES, local_files_only=True))
-    except Exception:  # not (completely) in the cache
-        if _hub_offline():
-            raise CheckpointError(
-                f"model {name!r} ({repo}) is not a local folder, nor in the Hugging Face cache at "
-                f"{constants.HF_HUB_CACHE}, and the hub is offline (HF_HUB_OFFLINE=1). On a machine with internet "
-                f"run `rfs download {name}`, or unset HF_HUB_OFFLINE."
-            ) from None
-    return download(name)
+    return cached(hub_repo(name)) or download(name)
 
 
 # --- Reading weights ----------------------------------------------------------------------------------

@@ -78,13 +78,13 @@ def test_bad_flags_are_refused_by_the_parser_with_what_to_use_instead(argv, mess
 @pytest.mark.parametrize("argv, message", [
     (["download", "foo"], "unknown model 'foo': use a local folder, a hub repository such as Qwen/Qwen3-0.6B"),
     (["download", "pocket-base"], "pocket-base ships with rfs: it needs no download"),
-    (["download", "qwen3-0.6b"], "the hub is offline (HF_HUB_OFFLINE=1). Unset HF_HUB_OFFLINE "
+    (["download", "qwen3-0.6b"], "the hub is offline (HF_HUB_OFFLINE=1): unset HF_HUB_OFFLINE "
                                  "(`HF_HUB_OFFLINE=0 rfs download qwen3-0.6b`)"),
     (["generate", "hi", "--model", "qwen9-huge"], "unknown model 'qwen9-huge'"),
     (["generate", "hi", "--model", "./nope"], "there is no folder ./nope"),
     (["eval", "--model", "runs/no/such/model"], "there is no folder runs/no/such/model"),
-    (["generate", "hi", "--model", "qwen3-1.7b"], "hub is offline (HF_HUB_OFFLINE=1). On a machine with internet "
-                                                 "run `rfs download qwen3-1.7b`"),
+    (["generate", "hi", "--model", "qwen3-1.7b"], "Qwen/Qwen3-1.7B is not in the Hugging Face cache at"),
+    (["generate", "hi", "--model", "qwen3-1.7b"], "or run `rfs download qwen3-1.7b` on a machine with internet"),
 ])
 def test_models_that_cannot_be_had_are_one_clear_line(argv, message, capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

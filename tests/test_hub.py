@@ -157,3 +157,11 @@ def test_bfloat16_is_the_default_only_where_the_cpu_computes_it(flags, bf16, mon
 def test_count_parameters_reads_the_headers(saved):
     model = load_model(saved, device="cpu")
     assert count_parameters(saved) == sum(p.numel() for p in model.parameters())
+
+
+def test_offline_download_of_a_cached_model_returns_its_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hub, "cached", lambda repo: tmp_path / repo if repo == "Qwen/Qwen3-0.6B" else None)
+    assert hub.download("qwen3-0.6b") == tmp_path / "Qwen/Qwen3-0.6B"
+    with pytest.raises(CheckpointError, match="Qwen/Qwen3-1.7B is not in the Hugging Face cache"):
+        hub.download("qwen3-1.7b")
