@@ -13,12 +13,11 @@ import argparse
 import os
 import sys
 
+from rfs.settings import CRITIC_NAMES, METHODS, SCORER_NAMES, RunSettings  # no torch: checks flags at once
+
 DEFAULT_MODEL = "pocket-base"
 # Names the library defines, repeated here so that the parser needs no torch; tests/test_cli.py checks that they
-# match rfs.evaluate.METHODS, rfs.scaling.SCORERS, rfs.refine.CRITICS, rfs.qwen3.CONFIGS and the pocket presets.
-METHODS = ("greedy", "self-consistency", "best-of-n", "self-refine")
-SCORERS = ("logprob", "mean-logprob", "heuristic")
-CRITICS = ("verifier", "self-check")
+# match rfs.qwen3.CONFIGS and the pocket presets.
 BENCH_SIZES = ("0.6b", "1.7b", "4b", "8b", "14b", "32b", "tiny", "pocket")
 POCKET_PRESETS = ("base", "reasoning")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -263,11 +262,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def eval_settings(args: argparse.Namespace):
-    """The :class:`rfs.evaluate.RunSettings` of ``rfs eval``'s flags (``--method cot`` is greedy with the cot
+def eval_settings(args: argparse.Namespace) -> RunSettings:
+    """The :class:`rfs.settings.RunSettings` of ``rfs eval``'s flags (``--method cot`` is greedy with the cot
     prompt; ``--thinking`` implies the chat prompt)."""
-    from rfs.evaluate import RunSettings
-
     method, prompt = args.method, args.prompt
     if method == "cot":
         method, prompt = "greedy", "cot"
@@ -363,6 +360,10 @@ def eval_conflicts(args: argparse.Namespace) -> str | None:
         return "--sweep needs --method self-consistency, best-of-n or self-refine"
     if args.sweep_values and args.method != "self-refine" and min(args.sweep_values) < 1:
         return "--sweep-values of samples start at 1 (0 rounds is a self-refine value only)"
+    try:
+        eval_settings(args)
+    except ValueError as error:  # settings that do not fit together, such as a greedy run with --samples 4
+        return str(error)
     return None
 
 
@@ -376,7 +377,7 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--dataset", default="pocket-math", choices=["pocket-math", "math500"], help="problems to solve")
     p.add_argument("--data", default=None, help="a local MATH-500 JSON/JSONL file (instead of the hub)")
     p.add_argument("--limit", type=positive_int, default=None, help="evaluate only the first N problems")
-    p.add_argument("--method", default=None, choices=["greedy", "cot", *METHODS[1:]],
+    p.add_argument("--method", default=None, choices=["greedy", "cot", *list(METHODS)[1:]],
                    help="greedy: one greedy answer (plain prompt); cot: greedy, step by step; self-consistency: "
                         "majority vote of --samples; best-of-n: the sample --scorer rates highest; self-refine: "
                         "critique and revise for --rounds (default: greedy, or a vote when --samples > 1)")
@@ -390,12 +391,12 @@ def add_eval_parser(sub) -> None:
                         "without --method, >1 takes a majority vote)")
     p.add_argument("--temperature", type=temperature, default=None,
                    help="sampling temperature (default 0.8 for self-consistency and best-of-n, else 0: greedy)")
-    p.add_argument("--scorer", default="mean-logprob", choices=SCORERS,
+    p.add_argument("--scorer", default="mean-logprob", choices=SCORER_NAMES,
                    help="how best-of-n and self-refine rate a solution: logprob (sum of token log-probabilities), "
                         "mean-logprob (their mean; default) or heuristic (boxed, finished, short)")
     p.add_argument("--rounds", type=positive_int, default=2,
                    help="self-refine: most critique-and-revise rounds (default 2)")
-    p.add_argument("--critic", default="self-check", choices=CRITICS,
+    p.add_argument("--critic", default="self-check", choices=CRITIC_NAMES,
                    help="self-refine: self-check (the model recomputes its own steps; default) or verifier (an "
                         "ORACLE that compares with the reference answer: an upper bound, not a deployable method)")
     p.add_argument("--check-samples", type=positive_int, default=1,

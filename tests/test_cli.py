@@ -131,12 +131,9 @@ def test_eval_arguments_become_run_settings(argv, expected):
     (["--method", "best-of-n", "--sweep", "--samples", "4"], "give them as --sweep-values"),
 ])
 def test_eval_refuses_settings_that_do_not_fit_together(argv, message, capsys):
-    try:
-        code = main(["eval", *argv])
-    except SystemExit as exit:  # refused by the parser, before anything is loaded
-        code = exit.code
-    assert code == 2
-    assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:  # refused before anything is loaded
+        main(["eval", *argv])
+    assert exit.value.code == 2 and message in capsys.readouterr().err
 
 
 @POCKET
@@ -183,19 +180,19 @@ def test_bench_generate_reports_ratios_against_transformers(capsys):
 
 
 def test_the_parser_offers_the_names_the_library_defines():
-    from rfs import cli
-    from rfs.evaluate import METHODS
+    from rfs import settings
     from rfs.pocket.train import PRESETS
     from rfs.qwen3 import CONFIGS
     from rfs.refine import CRITICS
     from rfs.scaling import SCORERS
 
-    assert cli.METHODS == tuple(METHODS) and cli.SCORERS == tuple(SCORERS) and cli.CRITICS == tuple(CRITICS)
+    assert settings.SCORER_NAMES == tuple(SCORERS) and settings.CRITIC_NAMES == tuple(CRITICS)
     assert cli.BENCH_SIZES == (*CONFIGS, "pocket") and cli.POCKET_PRESETS == tuple(PRESETS)
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["eval", "--help"], ["eval", "--limit", "-3"],
-                                  ["eval", "--prompt", "plain", "--thinking", "off"], ["generate", ""]])
+                                  ["eval", "--prompt", "plain", "--thinking", "off"], ["generate", ""],
+                                  ["eval", "--method", "greedy", "--samples", "4"]])
 def test_help_and_argument_errors_answer_without_importing_torch(argv):
     code = ("import sys\nfrom rfs.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n"
             "    assert exit.code in (0, 2), exit.code\nassert 'torch' not in sys.modules, 'torch was imported'")
