@@ -96,7 +96,7 @@ def prompt_text(text: str) -> str:
 
 # --- Flags every command that runs a model shares --------------------------------------------------------------
 
-def add_machine_args(p: argparse.ArgumentParser, model: str | None = DEFAULT_MODEL, compile: bool = True) -> None:
+def add_machine_args(p: argparse.ArgumentParser, model: str | None = DEFAULT_MODEL, with_compile: bool = True) -> None:
     """``--model`` (when the command loads one; default ``model``), ``--device``, ``--dtype``, ``--threads`` and,
     where it applies, ``--compile``."""
     if model:
@@ -104,11 +104,11 @@ def add_machine_args(p: argparse.ArgumentParser, model: str | None = DEFAULT_MOD
                        help=f"model name or folder (default {model}; `rfs models` lists names)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the fastest available)")
     p.add_argument("--dtype", default=None, choices=DTYPES,
-                   help="compute dtype (default: 16-bit, as stored or for training, only where the device computes it "
-                        "natively, else float32; the choice is said on stderr)")
+                   help="compute dtype (default: the checkpoint's, or bfloat16 for pocket training, where the device "
+                        "computes it natively, else float32; the choice is said on stderr)")
     p.add_argument("--threads", type=positive_int, default=None,
                    help="CPU threads (default: torch's choice, one per core; 1 in a pytest-xdist worker)")
-    if compile:
+    if with_compile:
         p.add_argument("--compile", action="store_true",
                        help="torch.compile the model: the first steps compile (about a minute for a pocket "
                             "model on a CPU), later ones run faster")
@@ -464,7 +464,7 @@ def add_pocket_parser(sub) -> None:
     t.add_argument("--quick", action="store_true", help="a toy model in a few seconds (for tests)")
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    add_machine_args(t, model=None, compile=False)
+    add_machine_args(t, model=None, with_compile=False)
     p.set_defaults(func=cmd_pocket)
 
 
