@@ -281,7 +281,7 @@ def test_math500_different_problems_do_not_match():
 def test_labeled_pairs_accuracy():
     rows = [json.loads(line) for line in PAIRS.read_text().splitlines()]
     assert len(rows) >= 200
-    verdicts = grade_many([(r["prediction"], r["reference"]) for r in rows])
+    verdicts = grade_many([(r["prediction"], r["reference"], r.get("problem")) for r in rows])
     accuracy = sum(v == r["label"] for v, r in zip(verdicts, rows, strict=True)) / len(rows)
     assert accuracy >= 0.99
 
