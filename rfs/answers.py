@@ -1,4 +1,4 @@
-"""Final answers: extract them from a model's output and normalize their spelling (chapter 3, sections 3.1-3.2).
+"""Final answers: extract them from a model's output and normalize their spelling (chapter 3, sections 3.2-3.3).
 
 The first two steps of grading, both plain string work (no sympy):
 

@@ -1,4 +1,4 @@
-"""From an answer's LaTeX to its value: a small parser into sympy, never ``eval`` (chapter 3, section 3.3).
+"""From an answer's LaTeX to its value: a small parser into sympy, never ``eval`` (chapter 3, section 3.4).
 
 ``0.5`` and ``\\frac{1}{2}`` differ as strings; as values they are equal. sympy can decide that, but its own
 readers (``sympify``, ``parse_expr``) run Python's ``eval`` on their input, and a model's output is untrusted

@@ -1,4 +1,4 @@
-"""Grading an answer: compare in stages, inside a helper process with a deadline (chapter 3, section 3.4).
+"""Grading an answer: compare in stages, inside a helper process with a deadline (chapter 3, sections 3.1, 3.5).
 
 Every later chapter trusts these verdicts (accuracy, majority votes, RL rewards), so the verifier is built to
 be right, fast and unbreakable. ``grade_answer(prediction, reference)``:
