@@ -1,6 +1,6 @@
 """Score rfs.verify and HF's math-verify on the labeled pairs of tests/data/verifier_pairs.jsonl.
 
-rfs also gets a pair's problem text where it has one (16 base-subscript pairs); math-verify takes none.
+rfs also gets a pair's problem text where it has one (15 base-subscript pairs); math-verify takes none.
 
 Run: `python tests/compare_math_verify.py` (needs `pip install "math-verify[antlr4_13_2]"`, a test oracle only).
 """
