@@ -49,7 +49,7 @@ def extract_boxed(text: str) -> str | None:
 
 
 # "the answer is X", "Final answer: X", "**Answer:** X"; X is read by stated_answer.
-_ANSWER_IS = re.compile(r"(?:final answer|answer)\W{0,3}?\s*(?:is|:|=)[\s:*]*", re.I)
+_ANSWER_IS = re.compile(r"(?:final answer|answer)\W{0,3}?\s*(?:is\b|:|=)[\s:*]*", re.I)
 _MATH = re.compile(r"\$+([^$]+)\$+|\\\((.+?)\\\)")
 _SENTENCE = re.compile(r"(.+?)(?:\.\s|\.?\s*\n|\.?\s*$)")
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
@@ -107,8 +107,8 @@ def answer_in(text: str) -> str | None:
 
 # Written into JSON or a Python string without escaping, "\frac" arrives as a form feed and "rac", "\boxed"
 # as a backspace and "oxed". Only these commands are restored, and only when followed by a non-letter.
-_ESCAPES = {"\a": "a", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t", "\v": "v"}
-# (Not "\\nu" or "\\tan": a newline before "u", a tab before "an" are ordinary text.)
+# (No \nu, \neq or \tan: a newline before "u" or "eq", a tab before "an" are ordinary text.)
+_ESCAPES = {"\a": "a", "\b": "b", "\f": "f", "\r": "r", "\t": "t", "\v": "v"}
 _COMMANDS = ["approx", "alpha", "beta", "begin", "boxed", "frac", "right", "text", "textbf", "tfrac", "times",
              "theta", "varnothing", "vec"]
 _LOST_ESCAPE = re.compile("|".join(f"{re.escape(code)}{name[1:]}(?![a-zA-Z])" for name in _COMMANDS
@@ -116,7 +116,7 @@ _LOST_ESCAPE = re.compile("|".join(f"{re.escape(code)}{name[1:]}(?![a-zA-Z])" fo
 # Braces lost around an argument: \beginpmatrix, \mboxcm, \textcm, \fracab (only two single letters).
 _LOST_BRACES = [
     (re.compile(r"\\(begin|end)([pbv]?matrix)"), r"\\\1{\2}"),
-    (re.compile(r"\\(text|mbox)(?!bf|rm|it|tt|sf|up|normal)([a-zA-Z]+)"), r"\\\1{\2}"),
+    (re.compile(r"\\(text|mbox)(?!bf|rm|it|tt|sf|up|normal|style|color)([a-zA-Z]+)"), r"\\\1{\2}"),
     (re.compile(r"\\frac(?!pi)([a-zA-Z])([a-zA-Z])(?![a-zA-Z\d])"), r"\\frac{\1}{\2}"),
 ]
 
