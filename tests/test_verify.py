@@ -282,7 +282,9 @@ def test_labeled_pairs_accuracy():
     rows = [json.loads(line) for line in PAIRS.read_text().splitlines()]
     assert len(rows) >= 200
     verdicts = grade_many([(r["prediction"], r["reference"], r.get("problem")) for r in rows])
+    false_accepts = [r for v, r in zip(verdicts, rows, strict=True) if v and not r["label"]]
     accuracy = sum(v == r["label"] for v, r in zip(verdicts, rows, strict=True)) / len(rows)
+    assert false_accepts == []  # a wrong answer graded correct would reward a model for it
     assert accuracy >= 0.99
 
 
