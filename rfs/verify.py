@@ -45,6 +45,9 @@ from rfs.answers import (  # noqa: F401  (re-exported: rfs.verify is where calle
 )
 from rfs.latex_parser import (  # noqa: F401
     MAX_ANSWER_CHARS,
+    MAX_DEPTH,
+    MAX_POWER_DIGITS,
+    MAX_TOKENS,
     Parser,
     Reject,
     repeating_decimal,

@@ -245,6 +245,16 @@ def test_works_from_threads():
     assert results == [True] * 4
 
 
+def test_every_name_of_the_single_module_verifier_is_still_in_rfs_verify():
+    import rfs.verify
+
+    names = ("TIME_LIMIT MAX_ANSWER_CHARS MAX_TOKENS MAX_DEPTH MAX_POWER_DIGITS extract_boxed extract_answer "
+             "normalize_answer split_top_level answer_structure inequality_as_interval equivalent Reject tokenize "
+             "Parser to_sympy values_equal repeating_decimal simple_number scalars_equal serve_judge grade_answer "
+             "grade_many").split()
+    assert [name for name in names if not hasattr(rfs.verify, name)] == []
+
+
 def test_structure_rules_directly():
     assert equivalent("(1,2)", "(1,2)") and not equivalent("(1,2)", "[1,2]")
 
