@@ -488,7 +488,7 @@ def add_serve_parser(sub) -> None:
     """``rfs serve``."""
     p = sub.add_parser("serve", help="serve a model over the OpenAI HTTP API", description=cmd_serve.__doc__,
                        epilog="clients: OpenAI(base_url='http://127.0.0.1:8000/v1', api_key=KEY or 'unused')")
-    add_machine_args(p, model="pocket-reasoning", compile=False)
+    add_machine_args(p, model="pocket-reasoning", with_compile=False)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to all)")
     p.add_argument("--port", type=positive_int, default=8000, help="TCP port (default 8000)")
