@@ -55,7 +55,8 @@ class CPUDecodeCache(KVCache):
     def __init__(self, config: Qwen3Config, batch_size: int, max_len: int, device: torch.device | str | None = None):
         super().__init__(config, batch_size, max_len, device, torch.float32)
         keys_shape = (batch_size, config.num_key_value_heads, config.head_dim, max_len)
-        self.keys = [torch.empty(keys_shape, device=device) for _ in range(config.num_hidden_layers)]  # transposed
+        # The keys, transposed, replace the ones the plain cache allocated (empty tensors: nothing was written).
+        self.keys = [torch.empty(keys_shape, device=device) for _ in range(config.num_hidden_layers)]
 
     def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store new keys/values (B, K, T, E) after the filled slots; return all keys so far, transposed

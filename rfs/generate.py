@@ -190,8 +190,6 @@ def first_stream_seed(seed: int | torch.Generator | None) -> int:
     return int(torch.randint(0, 2**62, (), generator=seed, device=device))
 
 
-
-
 @torch.inference_mode()
 def generate_ids(model: Qwen3, prompts: list[list[int]], max_new_tokens: int = 256, temperature: float = 0.0,
                  top_k: int | None = None, top_p: float | None = None, n: int = 1,
