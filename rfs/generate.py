@@ -184,10 +184,10 @@ def first_stream_seed(seed: int | torch.Generator | None) -> int:
     noise each time, and a run that starts its generator from a fixed seed is still reproducible. ``None``
     draws a fresh seed from torch's global generator (so ``torch.manual_seed`` fixes it).
     """
-    if isinstance(seed, int):
-        return seed
-    device = seed.device if seed is not None else None
-    return int(torch.randint(0, 2**62, (), generator=seed, device=device))
+    if seed is None or isinstance(seed, torch.Generator):
+        device = seed.device if seed is not None else None
+        return int(torch.randint(0, 2**62, (), generator=seed, device=device))
+    return int(seed)  # also a numpy integer
 
 
 @torch.inference_mode()
