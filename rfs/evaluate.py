@@ -49,12 +49,17 @@ def _rewrite(path: Path, records: list[dict]) -> None:
 
 
 def grade_problem(record: dict, outputs: list[str], chosen: int | None = None) -> dict:
-    """Extract and grade the answer of each output; the problem's answer is output ``chosen``'s, or their vote."""
+    """Extract and grade the answer of each output; the problem's answer is output ``chosen``'s, or their vote.
+
+    The problem text, where the record has it, lets the verifier accept an answer in a requested base written
+    without its subscript (see :func:`rfs.verify.grade_answer`).
+    """
+    reference, problem = record["answer"], record.get("problem")
     answers = [extract_answer(o) for o in outputs]
-    verdicts = [a is not None and grade_answer(a, record["answer"]) for a in answers]
+    verdicts = [a is not None and grade_answer(a, reference, problem) for a in answers]
     final = answers[chosen] if chosen is not None else majority_vote(answers)
     return {"answers": answers, "verdicts": verdicts, "answer": final,
-            "correct": final is not None and grade_answer(final, record["answer"])}
+            "correct": final is not None and grade_answer(final, reference, problem)}
 
 
 def describe(stored: dict) -> str:
