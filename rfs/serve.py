@@ -500,7 +500,7 @@ def create_app(served: Served) -> FastAPI:
         thinking = request.chat_template_kwargs.get("enable_thinking", True) is not False
         messages = [{"role": m.role if m.role != "developer" else "system", "content": m.text()}
                     for m in request.messages]
-        prompt = served.tokenizer.encode_chat(messages, thinking=thinking)
+        prompt = served.tokenizer.encode(served.tokenizer.render_chat(messages, thinking=thinking))
         job = _make_job(served, request, [prompt], request.max_completion_tokens or request.max_tokens)
         head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": served.name}
         if request.stream:
