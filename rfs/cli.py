@@ -38,6 +38,7 @@ EVAL_EXAMPLES = """examples:
   rfs eval --method self-consistency --samples 8          majority vote of 8 samples at T=0.8
   rfs eval --method best-of-n --samples 8 --scorer logprob
   rfs eval --method self-refine --rounds 2                the model checks its own steps and revises
+  rfs eval --model qwen3-0.6b --method self-refine --critic prompt   it reviews its solution in words, rewrites it
   rfs eval --method self-refine --critic verifier         ORACLE critic: an upper bound, not a method
   rfs eval --method best-of-n --sweep                     accuracy at 1 2 4 8 16 samples: table and plot
   rfs eval --report results.jsonl                         regrade and summarize a results file"""
@@ -429,9 +430,11 @@ def add_eval_parser(sub) -> None:
                         "mean-logprob (their mean; default) or heuristic (boxed, finished, short)")
     p.add_argument("--rounds", type=positive_int, default=2,
                    help="self-refine: most critique-and-revise rounds (default 2)")
-    p.add_argument("--critic", default="self-check", choices=CRITIC_NAMES,
-                   help="self-refine: self-check (the model recomputes its own steps; default) or verifier (an "
-                        "ORACLE that compares with the reference answer: an upper bound, not a deployable method)")
+    p.add_argument("--critic", default=None, choices=CRITIC_NAMES,
+                   help="self-refine: prompt (the model reviews its solution in words against a rubric and rewrites "
+                        "it; default for Qwen3), self-check (pocket models only: the model recomputes its own "
+                        "arithmetic steps; their default) or verifier (an ORACLE that compares with the reference "
+                        "answer: an upper bound, not a deployable method)")
     p.add_argument("--check-samples", type=positive_int, default=1,
                    help="self-refine with self-check: solve each claim's check this many times at T=0.8 and take "
                         "their vote (default 1: one greedy check, which tends to repeat the solution's mistake)")

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from rfs.prompts import build_prompt, defaults_for
 from rfs.qwen3 import Qwen3
-from rfs.refine import self_refine
+from rfs.refine import choose_critic, self_refine
 from rfs.scaling import SCORERS, majority_vote, sample_solutions
 from rfs.settings import METHODS, RunSettings
 from rfs.tokenizer import Tokenizer
@@ -121,6 +121,8 @@ def evaluate(model: Qwen3, tokenizer: Tokenizer, records: list[dict], settings: 
     settings = settings or RunSettings()
     if settings.max_new_tokens is None:
         settings = replace(settings, max_new_tokens=defaults_for(tokenizer).max_new_tokens)
+    if settings.method == "self-refine":  # the model's critic, refused where it cannot judge this model
+        settings = replace(settings, critic=choose_critic(tokenizer, settings.critic))
     stored = settings.record()
     out = Path(out) if out else None
     done = {r["id"]: r for r in read_results(out)} if out else {}
