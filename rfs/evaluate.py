@@ -143,7 +143,8 @@ def evaluate(model: Qwen3, tokenizer: Tokenizer, records: list[dict], settings: 
             for record, result in zip(batch, solved, strict=True):
                 text = build_prompt(tokenizer, record["problem"], settings.prompt, settings.thinking)
                 result = {"id": record["unique_id"], "level": record.get("level"), "type": record.get("type"),
-                          "reference": record["answer"], "settings": stored, "prompt": text, **result,
+                          "problem": record["problem"], "reference": record["answer"], "settings": stored,
+                          "prompt": text, **result,
                           **grade_problem(record, result["outputs"], result["chosen"]), "seconds": seconds}
                 done[result["id"]] = result
                 correct += result["correct"]
