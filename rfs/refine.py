@@ -2,8 +2,8 @@
 
 A round of refinement asks a critic what is wrong with the current attempt and revises the attempt where the
 critic points. Refinement stops after a chosen number of rounds, when the critic accepts an attempt, or when a
-self-checked revision reaches the same answer as the attempt before it (another round would most likely change
-nothing).
+revision by the model's own critique reaches the same answer as the attempt before it (another round would most
+likely change nothing).
 Three critics (``CRITICS``); which ones suit a model, and its default, come from ``rfs.prompts.defaults_for``:
 
 - ``"verifier"`` compares the final answer with the reference answer. That is an ORACLE: it reads the answer
@@ -275,8 +275,11 @@ def refine_prompt(tokenizer: Tokenizer, problem: str, attempt: Attempt, review: 
 
 
 def read_verdict(review: str) -> bool | None:
-    """True when a review's last verdict line says CORRECT, False when it says WRONG, None when it has none."""
-    found = VERDICT.findall(review)
+    """True when a review's last verdict line says CORRECT, False when it says WRONG, None when it has none.
+
+    A thinking model's review is read after its thinking (:func:`final_text`), where it may weigh both verdicts.
+    """
+    found = VERDICT.findall(final_text(review))
     return found[-1].upper() == "CORRECT" if found else None
 
 

@@ -169,6 +169,8 @@ def test_read_verdict_takes_the_last_verdict_and_never_guesses():
     assert read_verdict("Step 2 is wrong: 6 x 7 is 42.\nVERDICT: WRONG") is False
     assert read_verdict("All steps hold.\n**Verdict:** Correct") is True
     assert read_verdict("VERDICT: CORRECT? No, step 1 fails.\nVERDICT: INCORRECT") is False
+    assert read_verdict("<think>\nVERDICT: WRONG? No, it holds.\n</think>\n\nVERDICT: CORRECT") is True
+    assert read_verdict("<think>\nVERDICT: CORRECT, I think.\n</think>\n\nStep 2 fails.") is None
     assert read_verdict("It looks fine to me.") is None
     assert read_verdict("") is None
 
