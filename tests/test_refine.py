@@ -239,3 +239,22 @@ def test_prompt_critic_stops_when_a_rewrite_keeps_the_answer(tiny_model, tiny_to
     [result] = self_refine(tiny_model, tiny_tokenizer, ["What is 2 + 2?"], rounds=2, max_new_tokens=6)
     assert result.stopped == "unchanged" and len(result.attempts) == 2  # random text: no answer twice
     assert result.attempts[1].tokens > 6 and result.tokens_by_round == [6, 6 + result.attempts[1].tokens]
+
+
+def test_rfs_eval_self_refine_on_a_real_layout_model_uses_the_prompt_critic(tmp_path, tiny_model, tiny_tokenizer_file,
+                                                                            capsys):
+    import json
+
+    from rfs.cli import main
+    from rfs.hub import save_model
+
+    folder = save_model(tiny_model, tmp_path / "tiny-qwen3", tokenizer_json=tiny_tokenizer_file)  # kind: qwen3
+    out = tmp_path / "results.jsonl"
+    common = ["eval", "--model", str(folder), "--method", "self-refine", "--limit", "2", "--max-new-tokens", "6",
+              "--device", "cpu", "--dtype", "float32"]
+    assert main([*common, "--out", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["settings"]["critic"] for r in records] == ["prompt", "prompt"]  # the model's default, as stored
+    assert all(r["stopped"] == "unchanged" and r["feedback"][1] for r in records)  # a review led to each rewrite
+    assert main([*common, "--critic", "self-check"]) == 2
+    assert "self-check is pocket-only" in capsys.readouterr().err
