@@ -333,8 +333,9 @@ def cmd_judge(args: argparse.Namespace) -> int:
     judge = args.judge or os.environ.get("OPENAI_BASE_URL")
     prompts = judge_prompts(results)
     if judge.startswith(("http://", "https://")):
-        print(f"asking {judge} to grade {len(prompts)} solutions, one at a time", file=sys.stderr)
-        replies = ask_endpoint(prompts, judge, args.api_key, args.judge_model, args.max_tokens or 1024)
+        print(f"asking {judge} to grade {len(prompts)} solutions, {args.concurrency} at a time", file=sys.stderr)
+        replies = ask_endpoint(prompts, judge, args.api_key, args.judge_model, args.max_tokens or 1024,
+                               args.concurrency)
     else:
         model, tokenizer = load(argparse.Namespace(**vars(args) | {"model": judge, "compile": False}))
         replies = ask_local_model(prompts, model, tokenizer, args.max_tokens, batch_size=args.batch_size)
@@ -513,6 +514,7 @@ def add_judge_parser(sub) -> None:
     p.add_argument("--max-tokens", type=positive_int, default=None,
                    help="longest reply of the judge (default 1024 for an endpoint, the model's own for a model)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="with a model: prompts judged together")
+    p.add_argument("--concurrency", type=positive_int, default=8, help="with a URL: requests in flight at a time")
     p.add_argument("--out", default=None, help="write each result with the judge's reply and grade to this JSONL")
     add_machine_args(p, model=None, with_compile=False)
     p.set_defaults(func=cmd_judge, conflicts=judge_conflicts)

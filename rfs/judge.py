@@ -60,14 +60,17 @@ def read_grade(reply: object) -> bool | None:
 # --- Asking a judge ------------------------------------------------------------------------------------------
 
 def ask_endpoint(prompts: list[str], base_url: str | None = None, api_key: str | None = None,
-                 model: str | None = None, max_tokens: int = 1024, timeout: float = 600) -> list[str]:
-    """The reply of an OpenAI-compatible endpoint to each prompt, asked one at a time as a user message, greedily.
+                 model: str | None = None, max_tokens: int = 1024, concurrency: int = 8,
+                 timeout: float = 600) -> list[str]:
+    """The reply of an OpenAI-compatible endpoint to each prompt, asked as a user message, greedily.
 
-    ``base_url`` and ``api_key`` default to ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` (as in the ``openai``
-    client; a local server needs no key, so "unused" is sent then). ``model`` defaults to the first model the
-    endpoint lists. Replies that fail (a refused or broken request) are returned as "" and count as ungraded.
+    ``concurrency`` requests are in flight at a time (a server such as ``rfs serve`` batches them). ``base_url``
+    and ``api_key`` default to ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` (as in the ``openai`` client; a local
+    server needs no key, so "unused" is sent then). ``model`` defaults to the first model the endpoint lists.
+    Replies that fail (a refused or broken request) are returned as "" and count as ungraded.
     """
     import os
+    from concurrent.futures import ThreadPoolExecutor
 
     from openai import OpenAI, OpenAIError
 
@@ -78,15 +81,17 @@ def ask_endpoint(prompts: list[str], base_url: str | None = None, api_key: str |
     except OpenAIError as error:
         raise ConnectionError(f"cannot reach a judge at {client.base_url} ({error}): start one (`rfs serve`), or "
                               "check --judge (the base URL ends in /v1) and the API key") from None
-    replies = []
-    for prompt in prompts:
+
+    def ask(prompt: str) -> str:
         try:
             reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}],
                                                    temperature=0, max_tokens=max_tokens)
-            replies.append(reply.choices[0].message.content or "")
+            return reply.choices[0].message.content or ""
         except OpenAIError:
-            replies.append("")
-    return replies
+            return ""
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(ask, prompts))  # in the order of the prompts
 
 
 def ask_local_model(prompts: list[str], model: Qwen3, tokenizer: Tokenizer, max_new_tokens: int | None = None,
