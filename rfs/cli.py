@@ -38,6 +38,7 @@ EVAL_EXAMPLES = """examples:
   rfs eval --method self-consistency --samples 8          majority vote of 8 samples at T=0.8
   rfs eval --method best-of-n --samples 8 --scorer logprob
   rfs eval --method self-refine --rounds 2                the model checks its own steps and revises
+  rfs eval --model qwen3-0.6b --method self-refine --critic prompt   it reviews its solution in words, rewrites it
   rfs eval --method self-refine --critic verifier         ORACLE critic: an upper bound, not a method
   rfs eval --method best-of-n --sweep                     accuracy at 1 2 4 8 16 samples: table and plot
   rfs eval --report results.jsonl                         regrade and summarize a results file"""
@@ -319,6 +320,43 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_judge(args: argparse.Namespace) -> int:
+    """Grade the solutions of an rfs eval results file with a judge model; its agreement with the verifier."""
+    import json
+
+    from rfs.evaluate import read_results
+    from rfs.judge import agreement, ask_endpoint, ask_local_model, describe_agreement, judge_prompts, read_grade
+
+    results = read_results(args.results)[:args.limit]
+    if not results:
+        raise FileNotFoundError(f"no results in {args.results}: write some with `rfs eval --out {args.results}`")
+    judge = args.judge or os.environ.get("OPENAI_BASE_URL")
+    prompts = judge_prompts(results)
+    if judge.startswith(("http://", "https://")):
+        print(f"asking {judge} to grade {len(prompts)} solutions, {args.concurrency} at a time", file=sys.stderr)
+        replies = ask_endpoint(prompts, judge, args.api_key, args.judge_model, args.max_tokens or 1024,
+                               args.concurrency)
+    else:
+        model, tokenizer = load(argparse.Namespace(**vars(args) | {"model": judge, "compile": False}))
+        replies = ask_local_model(prompts, model, tokenizer, args.max_tokens, batch_size=args.batch_size)
+    grades = [read_grade(reply) for reply in replies]
+    if args.out:
+        with open(args.out, "w") as f:
+            for result, reply, grade in zip(results, replies, grades, strict=True):
+                f.write(json.dumps(result | {"judge_reply": reply, "judge_grade": grade}) + "\n")
+        print(f"judged results written to {args.out}", file=sys.stderr)
+    print(describe_agreement(agreement(grades, [bool(r["correct"]) for r in results])))
+    return 0
+
+
+def judge_conflicts(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``rfs judge``'s flags, or None."""
+    if not (args.judge or os.environ.get("OPENAI_BASE_URL")):
+        return ("name the judge: --judge http://HOST:PORT/v1 (an OpenAI-compatible endpoint, such as rfs serve), "
+                "--judge MODEL (a model name or folder, run here), or set OPENAI_BASE_URL")
+    return None
+
+
 def cmd_pocket(args: argparse.Namespace) -> int:
     """Rebuild the pocket data and models (see ``rfs pocket --help``)."""
     from rfs.pocket import train
@@ -429,9 +467,11 @@ def add_eval_parser(sub) -> None:
                         "mean-logprob (their mean; default) or heuristic (boxed, finished, short)")
     p.add_argument("--rounds", type=positive_int, default=2,
                    help="self-refine: most critique-and-revise rounds (default 2)")
-    p.add_argument("--critic", default="self-check", choices=CRITIC_NAMES,
-                   help="self-refine: self-check (the model recomputes its own steps; default) or verifier (an "
-                        "ORACLE that compares with the reference answer: an upper bound, not a deployable method)")
+    p.add_argument("--critic", default=None, choices=CRITIC_NAMES,
+                   help="self-refine: prompt (the model reviews its solution in words against a rubric and rewrites "
+                        "it; default for Qwen3), self-check (pocket models only: the model recomputes its own "
+                        "arithmetic steps; their default) or verifier (an ORACLE that compares with the reference "
+                        "answer: an upper bound, not a deployable method)")
     p.add_argument("--check-samples", type=positive_int, default=1,
                    help="self-refine with self-check: solve each claim's check this many times at T=0.8 and take "
                         "their vote (default 1: one greedy check, which tends to repeat the solution's mistake)")
@@ -452,6 +492,32 @@ def add_eval_parser(sub) -> None:
                    help="--sweep: folder for results.jsonl, sweep.md, sweep.csv and sweep.png "
                         "(default runs/sweep-METHOD)")
     p.set_defaults(func=cmd_eval, conflicts=eval_conflicts)
+
+
+def add_judge_parser(sub) -> None:
+    """``rfs judge``."""
+    p = sub.add_parser("judge", help="grade eval results with a judge model; its agreement with the verifier",
+                       description=cmd_judge.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n"
+                              "  rfs judge runs/results.jsonl --judge http://127.0.0.1:8000/v1 --limit 50   "
+                              "an rfs serve (or any OpenAI-compatible) endpoint\n"
+                              "  rfs judge runs/results.jsonl --judge qwen3-0.6b --limit 50                 "
+                              "a model run here")
+    p.add_argument("results", metavar="RESULTS", help="a results JSONL file written by rfs eval --out")
+    p.add_argument("--judge", default=None, metavar="URL_OR_MODEL",
+                   help="an OpenAI-compatible base URL (http://.../v1) or a model name or folder to run here "
+                        "(default: OPENAI_BASE_URL)")
+    p.add_argument("--judge-model", default=None,
+                   help="with a URL: the model id to ask (default: the first the endpoint lists)")
+    p.add_argument("--api-key", default=None, help="with a URL: the API key (default: OPENAI_API_KEY)")
+    p.add_argument("--limit", type=positive_int, default=None, help="judge only the first N results")
+    p.add_argument("--max-tokens", type=positive_int, default=None,
+                   help="longest reply of the judge (default 1024 for an endpoint, the model's own for a model)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="with a model: prompts judged together")
+    p.add_argument("--concurrency", type=positive_int, default=8, help="with a URL: requests in flight at a time")
+    p.add_argument("--out", default=None, help="write each result with the judge's reply and grade to this JSONL")
+    add_machine_args(p, model=None, with_compile=False)
+    p.set_defaults(func=cmd_judge, conflicts=judge_conflicts)
 
 
 def add_bench_parser(sub) -> None:
@@ -572,6 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bench_parser(sub)
     add_eval_parser(sub)
+    add_judge_parser(sub)
     add_serve_parser(sub)
     add_export_parser(sub)
     add_pocket_parser(sub)
@@ -595,7 +662,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # report library errors as one clear line, not a traceback
         from rfs.hub import CheckpointError
 
-        if isinstance(error, (CheckpointError, FileNotFoundError, ValueError)):
+        if isinstance(error, (CheckpointError, FileNotFoundError, ValueError, ConnectionError)):
             print(f"rfs: error: {error}", file=sys.stderr)
             return 2
         raise
