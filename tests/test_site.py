@@ -10,7 +10,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import nbformat
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
@@ -18,15 +20,18 @@ LESSONS = ["ch02_generating_text", "ch03_evaluating_reasoning", "ch04_inference_
            "ch05_self_refinement"]
 
 
+def build_command() -> list[str]:
+    """The site build as the Makefile runs it (warnings are errors)."""
+    jupyter_book = str(Path(sys.executable).parent / "jupyter-book")
+    return [jupyter_book, "build", ".", "--toc", "book/_toc.yml", "--builder", "html", "-W", "-n", "--keep-going"]
+
+
 @pytest.fixture(scope="module")
 def site() -> Path:
     if not (HTML / "lessons" / f"{LESSONS[-1]}.html").is_file():
-        bin_dir = Path(sys.executable).parent
         if not (ROOT / "book/_static/mathjax/tex-mml-chtml.js").is_file():
             pytest.fail("MathJax is missing: run `make mathjax` (the site serves it itself)")
-        done = subprocess.run([str(bin_dir / "jupyter-book"), "build", ".", "--toc", "book/_toc.yml", "--builder",
-                               "html", "-W", "-n", "--keep-going"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=1800)
+        done = subprocess.run(build_command(), cwd=ROOT, capture_output=True, text=True, timeout=1800)
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return HTML
 
@@ -77,3 +82,33 @@ def test_headless_chromium_renders_the_math(site):
     text = re.sub(r"<[^>]+>", " ", text)
     assert not re.search(r"\$\$|\\\(|\\\[", text), "raw TeX delimiters left on the page"
     assert (screenshots / "ch03.png").stat().st_size > 10_000
+
+
+def notebook(*code: str) -> nbformat.NotebookNode:
+    """A notebook with a title and the given code cells."""
+    cells = [nbformat.v4.new_markdown_cell("# A lesson"), *map(nbformat.v4.new_code_cell, code)]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+@pytest.mark.slow  # a small book build with a kernel: about 20 s
+def test_a_lesson_cell_that_raises_fails_the_site_build(tmp_path):
+    """Lessons execute only in the site build, so a failing cell must fail it (the project's execute settings)."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["execute"].pop("exclude_patterns", None)
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump({"title": "t", "only_build_toc_files": True,
+                                                          "execute": config["execute"]}))
+    (tmp_path / "book" / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n- file: good\n- file: bad\n")
+    (tmp_path / "intro.md").write_text("# Intro\n")
+    nbformat.write(notebook("print(6 * 7)"), tmp_path / "good.ipynb")
+    nbformat.write(notebook("x = 1", "raise ValueError('a lesson bug')"), tmp_path / "bad.ipynb")
+    done = subprocess.run(build_command(), cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode != 0
+    assert "bad.ipynb: WARNING: Executing notebook failed" in done.stdout + done.stderr
+    assert "good.ipynb: WARNING" not in done.stdout + done.stderr
+    # The build records each lesson's execution time; .ci/lesson_times.py prints it (the bad one is not cached).
+    times = subprocess.run([sys.executable, str(ROOT / ".ci" / "lesson_times.py"), "_build/.jupyter_cache"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert re.search(r"\n +\d+\.\d  good\.ipynb\n", times.stdout) and "bad.ipynb" not in times.stdout
