@@ -58,8 +58,28 @@ def test_site_has_launch_buttons_and_every_page(site):
         assert (site / f"{name}.html").is_file(), name
 
 
+def test_pages_carry_a_favicon_each_script_once_and_no_empty_index(site):
+    for name in ["book/intro", "lessons/ch02_generating_text", "book/assignments/ch02/ch02_exercises"]:
+        page = (site / f"{name}.html").read_text()
+        icon = re.search(r'<link rel="icon" href="([^"]+)"', page)
+        assert icon and (site / f"{name}.html").parent.joinpath(icon[1]).resolve().is_file(), name  # no 404
+        assert page.count("const THEBE_JS_URL") == 1 and page.count("togglebuttonSelector =") == 1, name
+        assert "genindex" not in page, name  # Sphinx's index page has no entries on this site
+    assert not (site / "genindex.html").exists()
+
+
+def test_lesson_pages_hide_the_colab_install_cell(site):
+    for lesson in LESSONS:
+        assert "google.colab" not in (site / "lessons" / f"{lesson}.html").read_text(), lesson
+
+
 def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--allow-file-access-from-files", "--virtual-time-budget=10000"]
 
 
 def test_headless_chromium_renders_the_math(site):
@@ -67,21 +87,34 @@ def test_headless_chromium_renders_the_math(site):
     if browser is None:
         pytest.skip("headless Chromium is not installed (Debian: apt-get install chromium)")
     url = (site / "lessons" / "ch03_evaluating_reasoning.html").as_uri()
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--allow-file-access-from-files",
-             "--virtual-time-budget=10000"]
     with tempfile.TemporaryDirectory() as profile:
-        dom = subprocess.run([browser, *flags, f"--user-data-dir={profile}", "--dump-dom", url],
+        dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
                              capture_output=True, text=True, timeout=180).stdout
         screenshots = ROOT / "_build" / "screenshots"
         screenshots.mkdir(parents=True, exist_ok=True)
-        subprocess.run([browser, *flags, f"--user-data-dir={profile}", "--window-size=1280,2400",
+        subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,2400",
                         f"--screenshot={screenshots / 'ch03.png'}", url], capture_output=True, timeout=180)
     assert "mjx-container" in dom, "MathJax did not typeset the page"
     text = re.sub(r"<(script|style)[^>]*>.*?</\1>", "", dom, flags=re.DOTALL)
     text = re.sub(r"<[^>]+>", " ", text)
     assert not re.search(r"\$\$|\\\(|\\\[", text), "raw TeX delimiters left on the page"
     assert (screenshots / "ch03.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("name", ["book/intro", "lessons/ch02_generating_text", "book/assignments/ch04/ch04_exercises",
+                                  "book/results"])
+def test_pages_load_in_chromium_without_console_errors(site, name):
+    browser = chromium()
+    if browser is None:
+        pytest.skip("headless Chromium is not installed (Debian: apt-get install chromium)")
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run([browser, *CHROMIUM_FLAGS, "--enable-logging=stderr", "--v=0",
+                               f"--user-data-dir={profile}", "--dump-dom", (site / f"{name}.html").as_uri()],
+                              capture_output=True, text=True, timeout=180)
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    errors = [line for line in console if re.search(r"Uncaught|Error|Failed to load", line)]
+    assert not errors, "\n".join(errors)
+    assert "<main" in done.stdout  # the page rendered
 
 
 def notebook(*code: str) -> nbformat.NotebookNode:
@@ -112,3 +145,26 @@ def test_a_lesson_cell_that_raises_fails_the_site_build(tmp_path):
     times = subprocess.run([sys.executable, str(ROOT / ".ci" / "lesson_times.py"), "_build/.jupyter_cache"],
                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert re.search(r"\n +\d+\.\d  good\.ipynb\n", times.stdout) and "bad.ipynb" not in times.stdout
+
+
+def test_every_link_to_the_course_repository_uses_the_configured_address():
+    """_config.yml's repository.url is where the course is published; README, lessons and notebooks agree."""
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    assert url in (ROOT / "README.md").read_text()
+    files = [ROOT / "README.md", *ROOT.glob("book/*.md"), *ROOT.glob("lessons/*"), *ROOT.glob("solutions/*/*.ipynb"),
+             *ROOT.glob("book/assignments/*/*.ipynb"), ROOT / "binder" / "requirements.txt"]
+    for path in files:
+        for address in re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", path.read_text()):
+            assert address == url, f"{path.relative_to(ROOT)} links {address}, not {url}"
+
+
+# Code lines of the lessons fit the site's text column (longer ones scroll sideways).
+CODE_WIDTH = 88
+
+
+@pytest.mark.parametrize("lesson", ["ch02_generating_text"])
+def test_lesson_code_lines_fit_the_page(lesson):
+    cells = nbformat.read(ROOT / "lessons" / f"{lesson}.ipynb", as_version=4).cells
+    long_lines = [line for cell in cells if cell.cell_type == "code" for line in cell.source.splitlines()
+                  if len(line) > CODE_WIDTH]
+    assert not long_lines, "\n".join(long_lines)
