@@ -162,7 +162,7 @@ def test_every_link_to_the_course_repository_uses_the_configured_address():
 CODE_WIDTH = 88
 
 
-@pytest.mark.parametrize("lesson", ["ch02_generating_text"])
+@pytest.mark.parametrize("lesson", ["ch02_generating_text", "ch04_inference_time_scaling", "ch05_self_refinement"])
 def test_lesson_code_lines_fit_the_page(lesson):
     cells = nbformat.read(ROOT / "lessons" / f"{lesson}.ipynb", as_version=4).cells
     long_lines = [line for cell in cells if cell.cell_type == "code" for line in cell.source.splitlines()
