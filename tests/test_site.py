@@ -3,6 +3,7 @@
 `make test` builds the site first (`make site-build`); where `_build/html` is missing this test builds it.
 """
 
+import html
 import re
 import shutil
 import subprocess
@@ -56,6 +57,17 @@ def test_site_has_launch_buttons_and_every_page(site):
                  "lessons/ch01_understanding_reasoning_models", "book/assignments/ch02/ch02_exercises",
                  "book/assignments/ch04/ch04_exercises", "book/assignments/ch05/ch05_exercises"]:
         assert (site / f"{name}.html").is_file(), name
+
+
+@pytest.mark.parametrize("lesson", ["ch02_generating_text", "ch04_inference_time_scaling", "ch05_self_refinement"])
+def test_lesson_text_outputs_fit_the_page(site, lesson):
+    """Printed output wider than the text column is cut off behind a scroll bar."""
+    page = (site / "lessons" / f"{lesson}.html").read_text()
+    blocks = re.findall(r'<div class="cell_output docutils container">\s*<div class="output[^"]*">'
+                        r'<div class="highlight"><pre>(.*?)</pre>', page, flags=re.DOTALL)
+    assert blocks
+    lines = [line for block in blocks for line in html.unescape(re.sub(r"<[^>]+>", "", block)).splitlines()]
+    assert not [line for line in lines if len(line) > CODE_WIDTH], "output lines wider than the page"
 
 
 def test_pages_carry_a_favicon_each_script_once_and_no_empty_index(site):
