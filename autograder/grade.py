@@ -18,7 +18,7 @@ import json
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nbformat
@@ -276,7 +276,7 @@ def grade_notebook(submission: str | Path, assignment: str | None = None, source
         report["parts"] = [{"part": p.name, "points": 0, "max_points": p.points, "message": unreadable}
                            for p in parts]
         return report
-    limits.hide = limits.hide + hidden_paths(solutions, source, submission, hide or [])
+    limits = replace(limits, hide=limits.hide + hidden_paths(solutions, source, submission, hide or []))
     session = Session(plan(notebook, name, source_nb), limits, device)
     deadline = started + timeout
     try:
