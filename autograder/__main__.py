@@ -47,13 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("check", help="self-test: grade the instructor's notebooks, which must score full marks")
     c.add_argument("--device", default=None, help="cuda or cpu (default: cpu)")
     args = parser.parse_args(argv)
-    from autograder.grade import UnknownAssignment
-
+    try:
+        from autograder.grade import UnknownAssignment
+    except ImportError as error:  # nbformat, jupyter_client, ipykernel come with the course extra
+        print(f"autograder: {error.name} is missing: pip install 'rfs[course]'", file=sys.stderr)
+        return 2
     try:
         return run(args)
     except (UnknownAssignment, FileNotFoundError, IsADirectoryError) as error:
         print(f"autograder: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # never a traceback for a learner: one line that can be reported
+        print(f"autograder: the grader failed ({type(error).__name__}: {error}); please report this line",
+              file=sys.stderr)
+        return 3
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,6 +10,8 @@ The learners' folders and the gradebook are hidden from every learner's kernel.
 from __future__ import annotations
 
 import csv
+import os
+import sys
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -77,6 +79,8 @@ def grade_course(submitted: str | Path, gradebook_path: str | Path, report_path:
     found = submissions(submitted, only)
     hide = [str(submitted), str(gradebook_path), str(Path(report_path).resolve())]
     rows = []
+    # nbgrader makes a new gradebook by running the `alembic` command: the one beside this Python, if not on PATH.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     with Gradebook(f"sqlite:///{gradebook_path}") as gradebook:
         for student, assignment, notebook in found:
             try:

@@ -2,9 +2,11 @@
 
 ``check_rms_norm(rms_norm)`` calls the learner's function on the part's visible cases, through the same plain-data
 round trip the grader uses, and raises ``AssertionError`` saying what was expected, what came back, and a hint.
-While it runs, the rfs functions the part asks for are traps. ``visible=False`` (the hidden-tests line of a test
-cell) needs the hidden cases, which only the instructor's machine has: learners never need it. The grader
-(``python -m autograder grade``) does not use this module: it judges in its own process.
+While it runs, the rfs functions the part asks for are traps. Where the hidden cases are at hand (the instructor's
+course, e.g. under plain ``nbgrader autograde``) they run next; a learner's machine has none and needs none. The
+test cells hold no hidden tests of their own, so nbgrader's checksum of a locked test cell is the same in the
+instructor's and the learner's notebook. The grader (``python -m autograder grade``) does not use this module:
+it judges in its own process.
 """
 
 from __future__ import annotations
@@ -26,84 +28,80 @@ def find_solutions(assignment: str) -> Path | None:
     return None
 
 
-def check_part(assignment: str, name: str, functions: dict[str, Callable], visible: bool = True) -> None:
-    """Run part ``name`` of ``assignment`` on ``functions`` (name -> the learner's function); raise on a failure."""
+def check_part(assignment: str, name: str, functions: dict[str, Callable]) -> None:
+    """Run part ``name`` of ``assignment`` on ``functions`` (name -> the learner's function): its visible cases,
+    then its hidden ones where this machine has them; raise AssertionError at the first failure."""
     [part] = [p for p in ASSIGNMENTS[assignment] if p.name == name]
-    if visible:
-        cases = part.visible()
-    else:
-        hidden = hidden_cases(assignment, find_solutions(assignment))
-        if hidden is None:
-            raise AssertionError("the hidden cases are on the instructor's machine only: they run when your work "
-                                 "is graded")
-        cases = hidden[name]
+    solutions = find_solutions(assignment)
+    hidden = hidden_cases(assignment, solutions) if solutions else None
     with traps_during(list(part.references)):
-        for case in cases:
-            result = loads(invoke(functions[case.function], dumps((list(case.args), list(case.keep)))))
-            if problem := verdict(case, result, hidden=not visible):
-                raise AssertionError(f"{problem}. Hint: {part.hint}")
+        for is_hidden, cases in ((False, part.visible()), (True, hidden[name] if hidden else [])):
+            for case in cases:
+                result = loads(invoke(functions[case.function], dumps((list(case.args), list(case.keep)))))
+                if problem := verdict(case, result, hidden=is_hidden):
+                    raise AssertionError(f"{problem}. Hint: {part.hint}")
 
 
-def check_rms_norm(rms_norm: Callable, visible: bool = True) -> None:
+def check_rms_norm(rms_norm: Callable) -> None:
     """Chapter 2, part 1: ``rms_norm(x, weight, eps)``."""
-    check_part("ch02", "rms_norm", {"rms_norm": rms_norm}, visible)
+    check_part("ch02", "rms_norm", {"rms_norm": rms_norm})
 
 
-def check_rope(rope_cos_sin: Callable, apply_rope: Callable, visible: bool = True) -> None:
+def check_rope(rope_cos_sin: Callable, apply_rope: Callable) -> None:
     """Chapter 2, part 2: ``rope_cos_sin(positions, head_dim, theta)`` and ``apply_rope(x, cos, sin)``."""
-    check_part("ch02", "rope", {"rope_cos_sin": rope_cos_sin, "apply_rope": apply_rope}, visible)
+    check_part("ch02", "rope", {"rope_cos_sin": rope_cos_sin, "apply_rope": apply_rope})
 
 
-def check_top_p(filter_top_p: Callable, visible: bool = True) -> None:
+def check_top_p(filter_top_p: Callable) -> None:
     """Chapter 2, part 3: ``filter_top_p(logits, p)``."""
-    check_part("ch02", "top_p", {"filter_top_p": filter_top_p}, visible)
+    check_part("ch02", "top_p", {"filter_top_p": filter_top_p})
 
 
-def check_decode_step(attend_with_cache: Callable, visible: bool = True) -> None:
+def check_decode_step(attend_with_cache: Callable) -> None:
     """Chapter 2, part 4: ``attend_with_cache(q, k, v, k_cache, v_cache, length)``."""
-    check_part("ch02", "decode", {"attend_with_cache": attend_with_cache}, visible)
+    check_part("ch02", "decode", {"attend_with_cache": attend_with_cache})
 
 
-def check_extract_boxed(extract_boxed: Callable, visible: bool = True) -> None:
+def check_extract_boxed(extract_boxed: Callable) -> None:
     """Chapter 3, part 1: ``extract_boxed(text)``."""
-    check_part("ch03", "extract", {"extract_boxed": extract_boxed}, visible)
+    check_part("ch03", "extract", {"extract_boxed": extract_boxed})
 
 
-def check_normalize(normalize: Callable, visible: bool = True) -> None:
+def check_normalize(normalize: Callable) -> None:
     """Chapter 3, part 2: ``normalize(answer)``."""
-    check_part("ch03", "normalize", {"normalize": normalize}, visible)
+    check_part("ch03", "normalize", {"normalize": normalize})
 
 
-def check_grade(grade: Callable, visible: bool = True) -> None:
+def check_grade(grade: Callable) -> None:
     """Chapter 3, part 3: ``grade(output, reference)``."""
-    check_part("ch03", "grade", {"grade": grade}, visible)
+    check_part("ch03", "grade", {"grade": grade})
 
 
-def check_majority_vote(majority_vote: Callable, visible: bool = True) -> None:
+def check_majority_vote(majority_vote: Callable) -> None:
     """Chapter 4, part 1: ``majority_vote(answers, equal)``."""
-    check_part("ch04", "majority_vote", {"majority_vote": majority_vote}, visible)
+    check_part("ch04", "majority_vote", {"majority_vote": majority_vote})
 
 
-def check_pass_at_k(pass_at_k: Callable, visible: bool = True) -> None:
+def check_pass_at_k(pass_at_k: Callable) -> None:
     """Chapter 4, part 2: ``pass_at_k(n, c, k)``."""
-    check_part("ch04", "pass_at_k", {"pass_at_k": pass_at_k}, visible)
+    check_part("ch04", "pass_at_k", {"pass_at_k": pass_at_k})
 
 
-def check_best_of_n(best_of_n: Callable, mean_logprob: Callable, visible: bool = True) -> None:
+def check_best_of_n(best_of_n: Callable, mean_logprob: Callable) -> None:
     """Chapter 4, part 3: ``mean_logprob(completion)`` and ``best_of_n(completions, scorer)``."""
-    check_part("ch04", "best_of_n", {"best_of_n": best_of_n, "mean_logprob": mean_logprob}, visible)
+    check_part("ch04", "best_of_n", {"best_of_n": best_of_n, "mean_logprob": mean_logprob})
 
 
-def check_find_claims(find_claims: Callable, visible: bool = True) -> None:
+def check_find_claims(find_claims: Callable) -> None:
     """Chapter 5, part 1: ``find_claims(text)``."""
-    check_part("ch05", "find_claims", {"find_claims": find_claims}, visible)
+    check_part("ch05", "find_claims", {"find_claims": find_claims})
 
 
-def check_revision_prefix(revision_prefix: Callable, visible: bool = True) -> None:
+def check_revision_prefix(revision_prefix: Callable) -> None:
     """Chapter 5, part 2: ``revision_prefix(text, claims, checked)``."""
-    check_part("ch05", "revision_prefix", {"revision_prefix": revision_prefix}, visible)
+    check_part("ch05", "revision_prefix", {"revision_prefix": revision_prefix})
 
 
-def check_refine_round(refine_round: Callable, visible: bool = True) -> None:
+def check_refine_round(refine_round: Callable) -> None:
     """Chapter 5, part 3: ``refine_round(text, check, continue_solution)``."""
-    check_part("ch05", "refine_round", {"refine_round": refine_round}, visible)
+    check_part("ch05", "refine_round", {"refine_round": refine_round})

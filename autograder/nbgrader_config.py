@@ -21,3 +21,5 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 # Seconds per graded cell: a looping submission costs at most this much per cell.
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
+# On a busy machine a cell's output can arrive seconds after its reply; the default 4 s wait failed cells.
+c.Execute.iopub_timeout = 30
