@@ -29,7 +29,6 @@ from autograder.part import Part, verdict
 from autograder.plain import dumps, loads
 from autograder.shim import MAX_RESULT_BYTES
 
-HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 PACKAGES = [Path(__file__).resolve().parents[1]]  # where autograder (and, in a checkout, rfs) is imported from
 
 
@@ -112,10 +111,10 @@ def plan(notebook, assignment: str, source_nb=None) -> Plan:
             continue
         if info.get("solution") or not grade_id:
             names = imported_references(cell.source, set().union(*forbidden.values()))
-            for name in parts:
-                if set(names) & forbidden[name.name] and name.name not in result.zero:
-                    result.zero[name.name] = (f"imports the reference implementation ({', '.join(names)}): write "
-                                              "your own")
+            for other in parts:
+                if set(names) & forbidden[other.name] and other.name not in result.zero:
+                    result.zero[other.name] = (f"imports the reference implementation ({', '.join(names)}): write "
+                                               "your own")
             result.cells.append(Cell(cell.source, part, grade_id or "a cell you added"))
         else:  # a locked setup cell: the instructor's version when we have it
             result.cells.append(Cell(locked[grade_id].source if grade_id in locked else cell.source, "", grade_id))
@@ -131,7 +130,7 @@ def plan(notebook, assignment: str, source_nb=None) -> Plan:
             part = part_of(info["grade_id"], parts)
             if info["grade_id"] not in mine:
                 result.zero[part] = "the test cell was deleted"
-            elif HIDDEN_BLOCK.sub("", mine[info["grade_id"]]).strip() != HIDDEN_BLOCK.sub("", cell.source).strip():
+            elif mine[info["grade_id"]].strip() != cell.source.strip():
                 result.zero[part] = "the locked test cell was edited"
     return result
 

@@ -172,7 +172,7 @@ def test_nbgrader_round_trip(tmp_path):
     isolation of ``python -m autograder batch``."""
     from test_hostile_submissions import solved
 
-    course = make_course(tmp_path, ["ch03"], timeout=10)
+    course = make_course(tmp_path, ["ch03"], timeout=30)  # per cell; 10 s failed imports on a busy host
     done = nbgrader("generate_assignment", "ch03", "--force", cwd=course)
     assert done.returncode == 0 and "checksum" not in done.stderr.lower()
     assert not (course / "release/ch03/hidden_cases.py").exists()
@@ -189,7 +189,7 @@ def test_nbgrader_round_trip(tmp_path):
     done = nbgrader("autograde", "ch03", "--create", "--force", cwd=course, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "checksum has changed" not in done.stderr, done.stderr[-2000:]
-    assert time.perf_counter() - start < 300
+    assert time.perf_counter() - start < 400  # the looping learner costs 3 cells x 30 s
     assert nbgrader("export", cwd=course).returncode == 0
     scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(open(course / "grades.csv"))}
     assert scores == {"correct": 10.0, "wrong": 0.0, "looping": 0.0}

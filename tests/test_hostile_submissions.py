@@ -162,3 +162,13 @@ def test_a_correct_notebook_is_graded_in_under_a_minute(tmp_path):
     assert (report["assignment"], report["points"], report["max_points"]) == ("ch03", 10, 10), report
     assert report["hidden_tests"] is True
     assert report["seconds"] < 60  # from reading the notebook to the report (Python's own start not counted)
+
+
+@pytest.mark.slow
+def test_without_namespaces_parts_are_still_graded_on_their_own(tmp_path, monkeypatch):
+    """Where unshare is missing (macOS, some containers) the kernel runs unfenced but limits and restarts hold."""
+    monkeypatch.setattr("autograder.kernel.namespaces_available", lambda: False)
+    path = tmp_path / "ch04_exercises.ipynb"
+    nbformat.write(hostile_notebook("ch04_processes", [str(tmp_path / "tampered.txt")]), path)
+    report = grade_notebook(path, limits=Limits(**LIMITS), timeout=300)
+    assert_scores("ch04_processes", {p["part"]: p for p in report["parts"]})
