@@ -98,7 +98,10 @@ class Kernel:
             msg_id = self.client.kernel_info()
             if self._reply_to(msg_id, deadline=min(deadline, time.monotonic() + 2)) is not None:
                 return
-        raise RuntimeError(f"the grader's kernel did not start (exit status {self.process.poll()})")
+        status = self.process.poll()
+        self.stop()
+        raise RuntimeError(f"the grader's kernel did not start within a minute (exit status {status}); is ipykernel "
+                           "installed beside this Python?")
 
     def sandbox_settings(self, connection: str) -> dict:
         """What ``autograder.sandbox`` needs: the folders to hide, the limits, how to start the kernel."""

@@ -122,6 +122,8 @@ def test_plan_keeps_learner_cells_and_restores_locked_ones():
             cell.source = "import torch\nimport os; os.system('cat /etc/passwd')"
         if grade_id == "rope_tests":
             cell.source = "pass"
+        if grade_id == "decode_tests":  # as an older release wrote it: other comments are no edit
+            cell.source = "check_decode_step(attend_with_cache)  # the visible tests: run this cell to check your work"
     learner.cells = [c for c in learner.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "top_p_tests"]
     result = plan(learner, "ch02", SOURCE["ch02"])
     codes = [c.code for c in result.cells]
