@@ -34,8 +34,9 @@ def check_part(assignment: str, name: str, functions: dict[str, Callable]) -> No
     [part] = [p for p in ASSIGNMENTS[assignment] if p.name == name]
     solutions = find_solutions(assignment)
     hidden = hidden_cases(assignment, solutions) if solutions else None
+    runs = ((False, part.visible()), (True, hidden[name] if hidden else []))  # built with the references intact
     with traps_during(list(part.references)):
-        for is_hidden, cases in ((False, part.visible()), (True, hidden[name] if hidden else [])):
+        for is_hidden, cases in runs:
             for case in cases:
                 result = loads(invoke(functions[case.function], dumps((list(case.args), list(case.keep)))))
                 if problem := verdict(case, result, hidden=is_hidden):

@@ -151,7 +151,7 @@ class Kernel:
             if self._reply_to(msg_id, time.monotonic() + 3) is None:  # it ignores KeyboardInterrupt
                 self.kill()
             return Reply("timeout")
-        if content is None:
+        if content is None or not self.alive():  # without namespaces a kernel may answer as its parent dies
             return Reply("died", evalue=self.death())
         if content.get("status") == "ok":
             return Reply("ok")
