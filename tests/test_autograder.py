@@ -141,6 +141,7 @@ def test_assignments_are_recognised_from_their_cells_and_points_agree_with_the_n
     assert recognise(nbformat.v4.new_notebook()) is None
 
 
+@pytest.mark.slow  # two Python starts that import torch
 def test_renamed_or_unknown_notebooks_get_one_line_not_a_traceback(tmp_path):
     empty = tmp_path / "my_notebook.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), empty)
