@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -301,11 +302,12 @@ def grade_notebook(submission: str | Path, assignment: str | None = None, source
 
 def hidden_paths(solutions: Path, source: Path | None, submission: Path, extra: list[str]) -> list[str]:
     """What the learner's kernel must not see: the instructor's solutions and notebook, the submission's folder,
-    the repository's history; never a folder Python imports autograder or rfs from."""
+    the repository's history; never a folder Python imports autograder or rfs from, nor one holding the
+    kernel's temporary folder."""
     candidates = [solutions, solutions.parent / ".git", submission.resolve().parent, *map(Path, extra)]
     if source is not None:
         candidates.append(source.resolve().parent)
-    needed = [Path(p).resolve() for p in [*PACKAGES, *sys.path] if p]
+    needed = [Path(p).resolve() for p in [*PACKAGES, *sys.path, tempfile.gettempdir()] if p]  # the kernel's too
     return sorted({str(p.resolve()) for p in candidates
                    if p.exists() and not any(n == p.resolve() or p.resolve() in n.parents for n in needed)})
 

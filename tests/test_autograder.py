@@ -222,3 +222,15 @@ def test_similarity_report_flags_copied_library_code(tmp_path, capsys):
     flagged = [line for line in capsys.readouterr().out.splitlines() if line.endswith("<- check")]
     assert any("copier" in line and "rfs.scaling.pass_at_k" in line for line in flagged)
     assert not any("honest" in line and "rfs." in line for line in flagged)
+
+
+def test_the_kernel_never_loses_its_own_folders(tmp_path):
+    import tempfile
+
+    from autograder.grade import hidden_paths
+
+    solutions = ROOT / "solutions"
+    hidden = hidden_paths(solutions, solutions / "ch02/ch02_exercises.ipynb",
+                          Path(tempfile.gettempdir()) / "my_notebook.ipynb", [str(tmp_path)])
+    assert str(solutions) in hidden and str(tmp_path) in hidden
+    assert tempfile.gettempdir() not in hidden and str(ROOT) not in hidden
