@@ -80,9 +80,12 @@ def test_pages_carry_a_favicon_each_script_once_and_no_empty_index(site):
     assert not (site / "genindex.html").exists()
 
 
-def test_lesson_pages_hide_the_colab_install_cell(site):
-    for lesson in LESSONS:
-        assert "google.colab" not in (site / "lessons" / f"{lesson}.html").read_text(), lesson
+def test_lesson_and_assignment_pages_hide_the_colab_install_cell(site):
+    pages = [site / "lessons" / f"{lesson}.html" for lesson in LESSONS]
+    pages += sorted((site / "book" / "assignments").glob("*/*_exercises.html"))
+    assert len(pages) > len(LESSONS)  # the assignment pages were found
+    for page in pages:
+        assert "google.colab" not in page.read_text(), page
 
 
 def chromium() -> str | None:
