@@ -224,3 +224,11 @@ def evaluate_choices(model: Qwen3, tokenizer: Tokenizer, questions: list[dict], 
 def choice_accuracy(results: list[dict]) -> float:
     """Fraction of questions answered right."""
     return sum(r["correct"] for r in results) / len(results) if results else 0.0
+
+
+def summarize_choices(results: list[dict]) -> dict:
+    """Accuracy overall and per question type, and how many answers picked no choice."""
+    types = sorted({str(r["type"]) for r in results})
+    return {"questions": len(results), "accuracy": choice_accuracy(results),
+            "by_type": {t: choice_accuracy([r for r in results if str(r["type"]) == t]) for t in types},
+            "no_choice": sum(r["predicted"] is None for r in results)}

@@ -124,3 +124,11 @@ def test_table_lists_every_size():
     table = format_memory_table()
     assert all(name in table for name in SIZES)
     assert "0.6b         0.60B   0.60B      2.2      1.1" in table
+
+
+def test_rfs_models_memory(capsys):
+    from rfs.cli import main
+
+    assert main(["models", "--memory", "--tokens", "1024", "--no-checkpointing"]) == 0
+    out = capsys.readouterr().out
+    assert "235b-a22b" in out and "activations of 1024 tokens per step without activation checkpointing" in out

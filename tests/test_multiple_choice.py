@@ -105,6 +105,16 @@ def test_pocket_base_scores_answers_far_better_than_letters(pocket_base):
     assert letter < 0.45 and answer > 0.65
 
 
+def test_rfs_mc_command(pocket_base, capsys):
+    from rfs import cli
+    from rfs.multiple_choice import SCORERS
+
+    assert cli.MC_SCORERS == tuple(SCORERS)  # the parser's copy of the names
+    assert cli.main(["mc", "--scorer", "answer-mean", "--limit", "12", "--threads", "1", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "pocket-base on mc-pocket, scorer answer-mean: accuracy" in out and "12 questions" in out
+
+
 def test_unknown_set_and_mmlu_without_datasets(monkeypatch):
     with pytest.raises(ValueError, match="mc-pocket"):
         load_questions("mc-nothing")
