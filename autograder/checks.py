@@ -29,7 +29,7 @@ REFERENCES = {
     "rms_norm": [(rfs_qwen3, "rms_norm"), (rfs_qwen3, "RMSNorm")],
     "rope": [(rfs_qwen3, "rope_cos_sin"), (rfs_qwen3, "apply_rope")],
     "top_p": [(rfs_generate, "filter_top_p"), (rfs_generate, "sample_next_token")],
-    "decode": [(rfs_qwen3, "decode_attention"), (rfs_generate, "decode_step")],
+    "decode": [(rfs_qwen3, "attention"), (rfs_generate, "decode_step")],
     "extract": [(rfs_verify, "extract_boxed"), (rfs_verify, "extract_answer")],
     "normalize": [(rfs_verify, "normalize_answer")],
     "grade": [(rfs_verify, "grade_answer"), (rfs_verify, "equivalent"), (rfs_verify, "scalars_equal")],

@@ -1,4 +1,6 @@
-"""Benchmarks behind ``rfs bench``: our generation engine against ``transformers`` on the same weights (appendix E).
+"""Benchmarks behind ``rfs bench``: our generation engine against ``transformers`` on the same weights.
+
+No lesson teaches this module yet; README's Performance section explains what it measures and the numbers.
 
 ``rfs bench generate``: both sides run in one process on identical random weights, each in its best
 configuration, and the report gives ratios, so the numbers mean something on any machine. Decoding one token
@@ -12,7 +14,7 @@ prompt's prefill and one decode batch, against one generation per sample, with t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from functools import partial
 
@@ -114,14 +116,14 @@ def best_of_runs(engines: dict[str, Callable[[], dict]], repeats: int) -> dict[s
     return {name: max(timings, key=lambda r: r["total_tok_s"]) for name, timings in runs.items()}
 
 
-def bench_generate(size: str = "0.6b", batches: list[int] = (1, 8), samples: int = 1, prompt_tokens: int = 64,
+def bench_generate(size: str = "0.6b", batches: Sequence[int] = (1, 8), samples: int = 1, prompt_tokens: int = 64,
                    new_tokens: int = 128, temperature: float = 0.0, dtype: torch.dtype = torch.bfloat16,
-                   int8: bool = False, compile: bool = False, repeats: int = 1,
+                   int8: bool = False, with_compile: bool = False, repeats: int = 1,
                    with_transformers: bool = True) -> list[dict]:
     """Time our engine (and ``transformers``) on random weights of ``size`` (a ``CONFIGS`` name or "pocket").
 
     Each of ``batches`` prompts of ``prompt_tokens`` random tokens gets ``samples`` continuations of
-    ``new_tokens`` tokens (greedy at ``temperature`` 0). ``int8`` quantizes our model's weights, ``compile`` adds
+    ``new_tokens`` tokens (greedy at ``temperature`` 0). ``int8`` quantizes our model's weights, ``with_compile`` adds
     a row for it under ``torch.compile``, and ``repeats`` times every engine that often, keeping its best run.
     Returns one result row per engine and batch size.
     """
@@ -142,7 +144,7 @@ def bench_generate(size: str = "0.6b", batches: list[int] = (1, 8), samples: int
         n = samples
         limit = bandwidth * 1e9 / bytes_per_token(model, batch * n, prompt_tokens + new_tokens // 2)
         engines = {"rfs": partial(time_rfs, model, prompts, new_tokens, temperature, n)}
-        if compile:
+        if with_compile:
             compiled = compile_model(model)
             start = time.perf_counter()
             time_rfs(compiled, prompts, 4, temperature, n)  # compiles prefill and decode for these shapes

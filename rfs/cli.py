@@ -13,23 +13,27 @@ import argparse
 import os
 import sys
 
+from rfs.settings import CRITIC_NAMES, METHODS, SCORER_NAMES, RunSettings  # no torch: checks flags at once
+
 DEFAULT_MODEL = "pocket-base"
 # Names the library defines, repeated here so that the parser needs no torch; tests/test_cli.py checks that they
-# match rfs.evaluate.METHODS, rfs.scaling.SCORERS, rfs.refine.CRITICS, rfs.qwen3.CONFIGS and the pocket presets
-# (tests/test_multiple_choice.py: rfs.multiple_choice.SCORERS).
-METHODS = ("greedy", "self-consistency", "best-of-n", "self-refine")
-SCORERS = ("logprob", "mean-logprob", "heuristic")
+# match rfs.qwen3.CONFIGS and the pocket presets (tests/test_multiple_choice.py: rfs.multiple_choice.SCORERS).
 MC_SCORERS = ("letter", "generate", "answer-mean", "answer-sum")
-CRITICS = ("verifier", "self-check")
 BENCH_SIZES = ("0.6b", "1.7b", "4b", "8b", "14b", "32b", "tiny", "pocket")
 POCKET_PRESETS = ("base", "reasoning")
 DTYPES = ("float32", "bfloat16", "float16")
 
+GENERATE_EXAMPLES = """examples (on the pocket models that ship with rfs):
+  rfs generate "What is 17 + 25?" --prompt cot                    a worked solution, then \\boxed{42}
+  rfs generate "Compute (48+6)*3-27." --prompt cot                read as (48 + 6) \\times 3 - 27: 135
+  rfs generate "What is 12*13?" --model pocket-reasoning --chat   it thinks, then \\boxed{156}
+  rfs generate $'Problem: What is 17 + 25?\\nAnswer:'              raw text; bash's $'...' makes \\n a line break"""
 EPILOG = """examples (on the pocket models that ship with rfs):
-  rfs generate "What is 17 + 25?" --chat --thinking off
+  rfs generate "What is 17 + 25?" --prompt cot
+  rfs generate "What is 12*13?" --model pocket-reasoning --chat
   rfs chat
-  rfs eval --method cot --limit 50
-run `rfs COMMAND --help` for a command's options"""
+  rfs eval --method cot --limit 20
+run `rfs COMMAND --help` for a command's options and examples"""
 EVAL_EXAMPLES = """examples:
   rfs eval --method cot                                   greedy, step by step
   rfs eval --method self-consistency --samples 8          majority vote of 8 samples at T=0.8
@@ -97,7 +101,7 @@ def prompt_text(text: str) -> str:
 
 # --- Flags every command that runs a model shares --------------------------------------------------------------
 
-def add_machine_args(p: argparse.ArgumentParser, model: str | None = DEFAULT_MODEL, compile: bool = True) -> None:
+def add_machine_args(p: argparse.ArgumentParser, model: str | None = DEFAULT_MODEL, with_compile: bool = True) -> None:
     """``--model`` (when the command loads one; default ``model``), ``--device``, ``--dtype``, ``--threads`` and,
     where it applies, ``--compile``."""
     if model:
@@ -105,10 +109,11 @@ def add_machine_args(p: argparse.ArgumentParser, model: str | None = DEFAULT_MOD
                        help=f"model name or folder (default {model}; `rfs models` lists names)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the fastest available)")
     p.add_argument("--dtype", default=None, choices=DTYPES,
-                   help="compute dtype (default: bfloat16 where the device computes it natively, else float32)")
+                   help="compute dtype (default: the checkpoint's, or bfloat16 for pocket training, where the device "
+                        "computes it natively, else float32; the choice is said on stderr)")
     p.add_argument("--threads", type=positive_int, default=None,
                    help="CPU threads (default: torch's choice, one per core; 1 in a pytest-xdist worker)")
-    if compile:
+    if with_compile:
         p.add_argument("--compile", action="store_true",
                        help="torch.compile the model: the first steps compile (about a minute for a pocket "
                             "model on a CPU), later ones run faster")
@@ -116,8 +121,8 @@ def add_machine_args(p: argparse.ArgumentParser, model: str | None = DEFAULT_MOD
 
 def add_sampling_args(p: argparse.ArgumentParser) -> None:
     """How ``rfs generate`` and ``rfs chat`` pick each next token."""
-    p.add_argument("--max-new-tokens", type=positive_int, default=256,
-                   help="stop after this many new tokens (default 256)")
+    p.add_argument("--max-new-tokens", type=positive_int, default=None,
+                   help="stop after this many new tokens (default: 384 for pocket models, 2048 for Qwen3)")
     p.add_argument("--temperature", type=temperature, default=0.0, help="0 means greedy decoding (default 0)")
     p.add_argument("--top-k", type=positive_int, default=None, help="sample only among the k most likely tokens")
     p.add_argument("--top-p", type=probability_mass, default=None,
@@ -134,6 +139,12 @@ def set_threads(args: argparse.Namespace) -> None:
         torch.set_num_threads(threads)
 
 
+def say_dtype(args: argparse.Namespace, what: str) -> None:
+    """One line on stderr saying which dtype a command computes in, and why."""
+    why = "as --dtype asks" if args.dtype else "16-bit only where the device computes it natively; --dtype to choose"
+    print(f"rfs: {what} ({why})", file=sys.stderr)
+
+
 def load(args: argparse.Namespace):
     """The model and tokenizer that ``--model``, ``--device``, ``--dtype``, ``--compile`` (and ``--int8``) ask for."""
     import torch
@@ -142,8 +153,9 @@ def load(args: argparse.Namespace):
     from rfs.hub import load_model, load_tokenizer
 
     set_threads(args)
-    dtype = getattr(torch, args.dtype) if args.dtype else None
-    model = load_model(args.model, device=args.device, dtype=dtype)
+    model = load_model(args.model, device=args.device, dtype=getattr(torch, args.dtype) if args.dtype else None)
+    weight = next(model.parameters())
+    say_dtype(args, f"{args.model} runs in {str(weight.dtype).removeprefix('torch.')} on {weight.device}")
     if getattr(args, "int8", False):  # rfs eval's option
         from rfs.quantize import quantize_int8
 
@@ -154,15 +166,20 @@ def load(args: argparse.Namespace):
 # --- The commands ----------------------------------------------------------------------------------------------
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    """Continue a prompt (or answer it as a chat message with --chat), streaming the text."""
+    """Continue a prompt, or answer it as a math problem (--prompt) or a chat message (--chat), streaming the text."""
     from rfs.generate import generate, stream
+    from rfs.prompts import build_prompt, defaults_for
 
     model, tokenizer = load(args)
-    prompt = args.prompt
-    if args.chat:
-        prompt = tokenizer.render_chat([{"role": "user", "content": prompt}], thinking=args.thinking != "off")
-    sampling = dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
-                    top_p=args.top_p, seed=args.seed)
+    defaults = defaults_for(tokenizer)
+    prompt = args.text
+    if args.prompt:
+        prompt = build_prompt(tokenizer, defaults.notation(prompt), args.prompt)
+    elif args.chat:
+        message = {"role": "user", "content": defaults.notation(prompt)}
+        prompt = tokenizer.render_chat([message], thinking=args.thinking != "off")
+    sampling = dict(max_new_tokens=args.max_new_tokens or defaults.max_new_tokens, temperature=args.temperature,
+                    top_k=args.top_k, top_p=args.top_p, seed=args.seed)
     if args.n == 1:
         for piece in stream(model, tokenizer, prompt, **sampling):
             print(piece, end="", flush=True)
@@ -177,10 +194,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     """A multi-turn chat in the terminal; the model's reply streams as it is generated."""
     from rfs.generate import stream
+    from rfs.prompts import defaults_for
 
     model, tokenizer = load(args)
+    defaults = defaults_for(tokenizer)
     messages = [{"role": "system", "content": args.system}] if args.system else []
     print(f"Chatting with {args.model} (thinking {args.thinking}). Empty line or Ctrl-D quits.")
+    if defaults.understands:
+        print(defaults.understands)
     while True:
         try:
             user = input("you> ").strip()
@@ -188,12 +209,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
             break
         if not user:
             break
-        messages.append({"role": "user", "content": user})
+        messages.append({"role": "user", "content": defaults.notation(user)})
         prompt = tokenizer.render_chat(messages, thinking=args.thinking == "on")
         print("model> ", end="", flush=True)
         reply = ""
-        for piece in stream(model, tokenizer, prompt, max_new_tokens=args.max_new_tokens,
+        for piece in stream(model, tokenizer, prompt, max_new_tokens=args.max_new_tokens or defaults.max_new_tokens,
                             temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed):
+            if args.thinking == "off":  # a model trained always to think may still close a thought it skipped
+                piece = piece.replace("</think>", "")
             reply += piece
             print(piece, end="", flush=True)
         print()
@@ -254,7 +277,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
     from rfs.bench import bench_generate, bench_samples
+    from rfs.hub import compute_dtype
 
+    if args.device not in (None, "cpu"):
+        raise ValueError("rfs bench measures decoding on the CPU (its memory bandwidth, oneDNN kernels and threads): "
+                         "drop --device")
     set_threads(args)
     if args.what == "serve":
         from rfs.serve import bench_serve
@@ -265,7 +292,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
               f"  all at once:       {r['concurrent_tok_s']:.1f} tok/s ({r['concurrent_s']:.1f} s; batches of "
               f"{r['concurrent_batches']} rows)\n  ratio {r['ratio']:.2f}x")
         return 0
-    dtype = getattr(torch, args.dtype or "bfloat16")
+    dtype = getattr(torch, args.dtype) if args.dtype else compute_dtype(torch.bfloat16, torch.device("cpu"))
+    say_dtype(args, f"benchmarking in {str(dtype).removeprefix('torch.')} on cpu")
     if args.what == "samples":
         bench_samples(args.size, args.problems, args.samples or 8, args.prompt_tokens, args.new_tokens or 64, dtype,
                       args.seed)
@@ -275,11 +303,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def eval_settings(args: argparse.Namespace):
-    """The :class:`rfs.evaluate.RunSettings` of ``rfs eval``'s flags (``--method cot`` is greedy with the cot
+def eval_settings(args: argparse.Namespace) -> RunSettings:
+    """The :class:`rfs.settings.RunSettings` of ``rfs eval``'s flags (``--method cot`` is greedy with the cot
     prompt; ``--thinking`` implies the chat prompt)."""
-    from rfs.evaluate import RunSettings
-
     method, prompt = args.method, args.prompt
     if method == "cot":
         method, prompt = "greedy", "cot"
@@ -333,9 +359,17 @@ def cmd_pocket(args: argparse.Namespace) -> int:
         for path in train.write_data(args.out, args.train_size):
             print(f"wrote {path}")
         return 0
+    import torch
+
+    from rfs.generate import default_device
+    from rfs.hub import compute_dtype
+
     set_threads(args)
+    device = torch.device(args.device) if args.device else default_device()
+    dtype = getattr(torch, args.dtype) if args.dtype else compute_dtype(torch.bfloat16, device)
+    say_dtype(args, f"training on {device} with {str(dtype).removeprefix('torch.')} matrix products")
     folder = train.train(args.preset, args.out, args.work_dir, quick=args.quick, resume=not args.fresh,
-                         seed=args.seed, init=args.init)
+                         seed=args.seed, init=args.init, device=device, dtype=dtype)
     print(f"model saved to {folder}")
     return 0
 
@@ -370,6 +404,8 @@ def generate_conflicts(args: argparse.Namespace) -> str | None:
     """What is wrong with ``rfs generate``'s flags taken together, or None."""
     if args.thinking is not None and not args.chat:
         return "--thinking applies to the chat format: add --chat, or drop --thinking"
+    if args.prompt and args.chat:
+        return f"--prompt {args.prompt} and --chat are two ways to wrap PROMPT: choose one"
     return None
 
 
@@ -377,8 +413,9 @@ def eval_conflicts(args: argparse.Namespace) -> str | None:
     """What is wrong with ``rfs eval``'s flags taken together, or None."""
     if args.report:
         return None
-    if args.method == "cot" and args.prompt not in (None, "cot"):
-        return "--method cot is greedy decoding with the cot prompt: drop --prompt, or use --method greedy --prompt ..."
+    if args.method == "cot" and (args.prompt not in (None, "cot") or args.thinking):
+        return ("--method cot is greedy decoding with the cot prompt: drop --prompt and --thinking, or use --method "
+                "greedy --prompt ... (or --thinking ...)")
     if args.thinking is not None and args.prompt not in (None, "chat"):
         return (f"--thinking {args.thinking} uses the chat prompt, not the {args.prompt} prompt: drop --prompt "
                 f"{args.prompt}, or drop --thinking")
@@ -388,6 +425,10 @@ def eval_conflicts(args: argparse.Namespace) -> str | None:
         return "--sweep needs --method self-consistency, best-of-n or self-refine"
     if args.sweep_values and args.method != "self-refine" and min(args.sweep_values) < 1:
         return "--sweep-values of samples start at 1 (0 rounds is a self-refine value only)"
+    try:
+        eval_settings(args)
+    except ValueError as error:  # settings that do not fit together, such as a greedy run with --samples 4
+        return str(error)
     return None
 
 
@@ -401,7 +442,7 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--dataset", default="pocket-math", choices=["pocket-math", "math500"], help="problems to solve")
     p.add_argument("--data", default=None, help="a local MATH-500 JSON/JSONL file (instead of the hub)")
     p.add_argument("--limit", type=positive_int, default=None, help="evaluate only the first N problems")
-    p.add_argument("--method", default=None, choices=["greedy", "cot", *METHODS[1:]],
+    p.add_argument("--method", default=None, choices=["greedy", "cot", *list(METHODS)[1:]],
                    help="greedy: one greedy answer (plain prompt); cot: greedy, step by step; self-consistency: "
                         "majority vote of --samples; best-of-n: the sample --scorer rates highest; self-refine: "
                         "critique and revise for --rounds (default: greedy, or a vote when --samples > 1)")
@@ -415,18 +456,19 @@ def add_eval_parser(sub) -> None:
                         "without --method, >1 takes a majority vote)")
     p.add_argument("--temperature", type=temperature, default=None,
                    help="sampling temperature (default 0.8 for self-consistency and best-of-n, else 0: greedy)")
-    p.add_argument("--scorer", default="mean-logprob", choices=SCORERS,
+    p.add_argument("--scorer", default="mean-logprob", choices=SCORER_NAMES,
                    help="how best-of-n and self-refine rate a solution: logprob (sum of token log-probabilities), "
                         "mean-logprob (their mean; default) or heuristic (boxed, finished, short)")
     p.add_argument("--rounds", type=positive_int, default=2,
                    help="self-refine: most critique-and-revise rounds (default 2)")
-    p.add_argument("--critic", default="self-check", choices=CRITICS,
+    p.add_argument("--critic", default="self-check", choices=CRITIC_NAMES,
                    help="self-refine: self-check (the model recomputes its own steps; default) or verifier (an "
                         "ORACLE that compares with the reference answer: an upper bound, not a deployable method)")
     p.add_argument("--check-samples", type=positive_int, default=1,
                    help="self-refine with self-check: solve each claim's check this many times at T=0.8 and take "
                         "their vote (default 1: one greedy check, which tends to repeat the solution's mistake)")
-    p.add_argument("--max-new-tokens", type=positive_int, default=384, help="default 384")
+    p.add_argument("--max-new-tokens", type=positive_int, default=None,
+                   help="stop a solution after this many new tokens (default: 384 for pocket models, 2048 for Qwen3)")
     p.add_argument("--batch-size", type=positive_int, default=32, help="problems generated together (default 32)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--out", default=None, help="results JSONL; an existing file is resumed")
@@ -516,7 +558,7 @@ def add_serve_parser(sub) -> None:
     """``rfs serve``."""
     p = sub.add_parser("serve", help="serve a model over the OpenAI HTTP API", description=cmd_serve.__doc__,
                        epilog="clients: OpenAI(base_url='http://127.0.0.1:8000/v1', api_key=KEY or 'unused')")
-    add_machine_args(p, model="pocket-reasoning", compile=False)
+    add_machine_args(p, model="pocket-reasoning", with_compile=False)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to all)")
     p.add_argument("--port", type=positive_int, default=8000, help="TCP port (default 8000)")
@@ -557,7 +599,7 @@ def add_pocket_parser(sub) -> None:
     t.add_argument("--quick", action="store_true", help="a toy model in a few seconds (for tests)")
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    add_machine_args(t, model=None, compile=False)
+    add_machine_args(t, model=None, with_compile=False)
     p.set_defaults(func=cmd_pocket)
 
 
@@ -568,12 +610,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("generate", help="generate text from a prompt", description=cmd_generate.__doc__)
-    p.add_argument("prompt", type=prompt_text, help="the text to continue")
+    p = sub.add_parser("generate", help="generate text from a prompt", description=cmd_generate.__doc__,
+                       epilog=GENERATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("text", type=prompt_text, metavar="PROMPT",
+                   help="the text to continue, as it is (backslashes stay backslashes, as LaTeX needs them: "
+                        "for a line break, press Enter inside the quotes, or write $'...\\n...' in bash)")
     add_machine_args(p)
     add_sampling_args(p)
     p.add_argument("--n", type=positive_int, default=1, help="number of samples (default 1, streamed)")
-    p.add_argument("--chat", action="store_true", help="wrap the prompt as a user message in the chat format")
+    p.add_argument("--prompt", choices=["plain", "cot"], default=None,
+                   help="treat PROMPT as a math problem and wrap it in the model's template: plain asks for the "
+                        "answer, cot for a worked solution (rfs.prompts)")
+    p.add_argument("--chat", action="store_true", help="send PROMPT as a user message in the chat format")
     p.add_argument("--thinking", choices=["on", "off"], default=None,
                    help="with --chat: let the model think first (default on)")
     p.set_defaults(func=cmd_generate, conflicts=generate_conflicts)

@@ -7,6 +7,7 @@ A summary gives accuracy overall, per level and per problem type, plus tokens an
 
 Besides one greedy answer, a problem can be solved by the methods of chapter 4 (self-consistency, best-of-N,
 ``rfs.scaling``) and chapter 5 (self-refinement, ``rfs.refine``); every record counts the tokens spent on it.
+A run's method and knobs are one :class:`rfs.settings.RunSettings` (importable from here too).
 """
 
 from __future__ import annotations
@@ -15,25 +16,18 @@ import json
 import time
 from collections import Counter, defaultdict
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from rfs.prompts import build_prompt
+from rfs.prompts import build_prompt, defaults_for
 from rfs.qwen3 import Qwen3
-from rfs.refine import CRITICS, self_refine
+from rfs.refine import self_refine
 from rfs.scaling import SCORERS, majority_vote, sample_solutions
+from rfs.settings import METHODS, RunSettings
 from rfs.tokenizer import Tokenizer
 from rfs.verify import extract_answer, grade_answer
-
-# How a problem's answer is chosen. On the command line, "cot" is short for greedy with the step-by-step prompt.
-METHODS = {
-    "greedy": "one greedy solution",
-    "self-consistency": "a majority vote over sampled solutions",
-    "best-of-n": "the sampled solution a scorer rates highest",
-    "self-refine": "the greedy solution, critiqued and revised round by round",
-}
 
 
 def read_results(path: str | Path) -> list[dict]:
@@ -55,79 +49,17 @@ def _rewrite(path: Path, records: list[dict]) -> None:
 
 
 def grade_problem(record: dict, outputs: list[str], chosen: int | None = None) -> dict:
-    """Extract and grade the answer of each output; the problem's answer is output ``chosen``'s, or their vote."""
+    """Extract and grade the answer of each output; the problem's answer is output ``chosen``'s, or their vote.
+
+    The problem text, where the record has it, lets the verifier accept an answer in a requested base written
+    without its subscript (see :func:`rfs.verify.grade_answer`).
+    """
+    reference, problem = record["answer"], record.get("problem")
     answers = [extract_answer(o) for o in outputs]
-    verdicts = [a is not None and grade_answer(a, record["answer"]) for a in answers]
+    verdicts = [a is not None and grade_answer(a, reference, problem) for a in answers]
     final = answers[chosen] if chosen is not None else majority_vote(answers)
     return {"answers": answers, "verdicts": verdicts, "answer": final,
-            "correct": final is not None and grade_answer(final, record["answer"])}
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """The settings that decide a run's results: how each problem is solved (chapters 3-5).
-
-    Leave a field at None for its method's default: without a method, one sample is greedy and several take a
-    vote (self-consistency); self-consistency and best-of-n draw 8 samples at temperature 0.8 (they must
-    differ); the prompt is cot for the methods of chapters 4-5 and plain otherwise. ``scorer`` (an
-    ``rfs.scaling.SCORERS`` name) rates the samples of best-of-n and the attempts of self-refine; ``rounds``,
-    ``critic`` (``rfs.refine.CRITICS``) and ``check_samples`` (sampled checks per claim that vote) are
-    self-refine's. Settings that do not fit together raise a ``ValueError`` that says what to use instead.
-    """
-
-    method: str | None = None  # a METHODS name
-    prompt: str | None = None  # plain, cot or chat (rfs.prompts)
-    thinking: bool | None = None  # with prompt="chat": think first (default on)
-    samples: int | None = None  # solutions per problem
-    temperature: float | None = None  # 0: greedy
-    max_new_tokens: int = 384
-    seed: int = 0
-    scorer: str = "mean-logprob"
-    rounds: int = 2
-    critic: str = "self-check"
-    check_samples: int = 1
-
-    def __post_init__(self) -> None:
-        method = self.method or ("self-consistency" if (self.samples or 1) > 1 else "greedy")
-        sampled = method in ("self-consistency", "best-of-n")
-        prompt = self.prompt or ("chat" if self.thinking is not None else "plain" if method == "greedy" else "cot")
-        samples = self.samples or (8 if sampled else 1)
-        temperature = self.temperature if self.temperature is not None else 0.8 if sampled else 0.0
-        check_settings_fit(method, prompt, self.thinking, samples, temperature, self.scorer, self.critic)
-        thinking = self.thinking is not False if prompt == "chat" else None
-        resolved = dict(method=method, prompt=prompt, samples=samples, temperature=temperature, thinking=thinking)
-        for name, value in resolved.items():
-            object.__setattr__(self, name, value)  # a frozen dataclass fills in its own defaults, once
-
-    def record(self) -> dict:
-        """The settings as each results record stores them: only those this run's method uses."""
-        stored = {"method": self.method, "prompt": self.prompt, "thinking": self.thinking,
-                  "max_new_tokens": self.max_new_tokens, "seed": self.seed}
-        if self.method == "self-refine":  # always greedy
-            stored |= {"rounds": self.rounds, "critic": self.critic, "scorer": self.scorer}
-            return stored | ({"check_samples": self.check_samples} if self.critic == "self-check" else {})
-        stored["temperature"] = self.temperature
-        if self.method != "greedy":
-            stored["samples"] = self.samples
-        return stored | ({"scorer": self.scorer} if self.method == "best-of-n" else {})
-
-
-def check_settings_fit(method: str, prompt: str, thinking: bool | None, samples: int, temperature: float,
-                       scorer: str, critic: str) -> None:
-    """Raise a ``ValueError`` saying what to use instead when run settings do not fit together."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}: choose one of {list(METHODS)}")
-    if scorer not in SCORERS or critic not in CRITICS:
-        raise ValueError(f"choose a scorer from {list(SCORERS)} and a critic from {list(CRITICS)}")
-    if thinking is not None and prompt != "chat":
-        raise ValueError(f"thinking on or off applies to the chat prompt, not to the {prompt} prompt: "
-                         "drop thinking, or use prompt='chat'")
-    if method in ("greedy", "self-refine") and samples != 1:
-        raise ValueError(f"{method} gives one solution per problem: for several samples use --method "
-                         f"self-consistency or best-of-n")
-    if method == "self-refine" and temperature:
-        raise ValueError("self-refine decodes greedily (the first solution, the checks and the revisions): "
-                         "drop the temperature")
+            "correct": final is not None and grade_answer(final, reference, problem)}
 
 
 def describe(stored: dict) -> str:
@@ -192,6 +124,8 @@ def evaluate(model: Qwen3, tokenizer: Tokenizer, records: list[dict], settings: 
     where it stopped; a file written with other settings is refused. Returns all result records, in order.
     """
     settings = settings or RunSettings()
+    if settings.max_new_tokens is None:
+        settings = replace(settings, max_new_tokens=defaults_for(tokenizer).max_new_tokens)
     stored = settings.record()
     out = Path(out) if out else None
     done = {r["id"]: r for r in read_results(out)} if out else {}

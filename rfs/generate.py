@@ -1,15 +1,15 @@
-"""Turning a model into text: sampling and a KV-cached, batched generation engine (chapter 2; appendix E).
+"""Turning a model into text: sampling and a KV-cached, batched generation engine (chapter 2).
 
 The engine works in two phases. *Prefill* runs all prompt tokens through the model at once and fills the
 KV cache. *Decode* then feeds one new token per sequence per step, reusing the cached keys and values, so a
 step costs one pass over the weights instead of a pass over the whole text. Prompts of different lengths
 share a batch by left padding; several samples of one prompt share its prefill (the prompt's cache rows
-are copied, not recomputed); sequences that finish leave the batch so the rest run faster.
+are copied, not recomputed); sequences that finish leave the batch so the rest run faster. On a CPU the engine
+decodes through :mod:`rfs.cpu_decode`, a faster cache and attention for that hardware.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -17,12 +17,9 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from rfs.cpu_decode import CPUDecodeCache, decode_context
 from rfs.qwen3 import KVCache, Qwen3
 from rfs.tokenizer import Tokenizer
-
-# torch warns about Intel GPUs whenever the oneDNN flags are restored (see _decode_context), also on machines
-# without one: noise in every lesson and benchmark that decodes in bf16 on a CPU.
-warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN is available for Intel GPUs")
 
 
 def default_device() -> torch.device:
@@ -44,7 +41,7 @@ def compile_model(model: Qwen3) -> Qwen3:
     The compiler fuses the many small element-wise operations of a decode step into a few generated kernels.
     Shapes are marked dynamic, so the growing cache and the shrinking batch do not recompile at every step.
     The first calls pay for the compilation (one to two minutes on a CPU for a pocket model, far longer for
-    Qwen3-0.6B); after that, a pocket model sampling 64 rows decoded 1.4-1.6x faster on our CPU (appendix E). The
+    Qwen3-0.6B); after that, a pocket model sampling 64 rows decoded 1.4-1.6x faster on our CPU. The
     result (a ``torch.compile`` wrapper) has the model's attributes and runs in every function that takes a model.
     """
     return torch.compile(model, dynamic=True)
@@ -187,18 +184,10 @@ def first_stream_seed(seed: int | torch.Generator | None) -> int:
     noise each time, and a run that starts its generator from a fixed seed is still reproducible. ``None``
     draws a fresh seed from torch's global generator (so ``torch.manual_seed`` fixes it).
     """
-    if isinstance(seed, int):
-        return seed
-    device = seed.device if seed is not None else None
-    return int(torch.randint(0, 2**62, (), generator=seed, device=device))
-
-
-def _decode_context(device: torch.device, dtype: torch.dtype, rows: int):
-    # On CPU, a bf16 matrix-vector product (one row decoding) runs 2-3x faster without oneDNN, while
-    # matrix-matrix products (prefill, several rows) run far faster with it: switch it off just there.
-    if device.type == "cpu" and dtype == torch.bfloat16 and rows == 1:
-        return torch.backends.mkldnn.flags(enabled=False)
-    return nullcontext()
+    if seed is None or isinstance(seed, torch.Generator):
+        device = seed.device if seed is not None else None
+        return int(torch.randint(0, 2**62, (), generator=seed, device=device))
+    return int(seed)  # also a numpy integer
 
 
 @torch.inference_mode()
@@ -206,7 +195,8 @@ def generate_ids(model: Qwen3, prompts: list[list[int]], max_new_tokens: int = 2
                  top_k: int | None = None, top_p: float | None = None, n: int = 1,
                  seed: int | torch.Generator | None = None, stop_ids: list[int] = (),
                  stop_fn: Callable[[list[int]], bool] | None = None, logprobs: bool = False, pad_id: int = 0,
-                 progress: bool = False) -> Iterator[list[tuple[int, int, float | None, bool]]]:
+                 progress: bool = False,
+                 cpu_decode: bool | None = None) -> Iterator[list[tuple[int, int, float | None, bool]]]:
     """The generation loop. After each step, yield ``(row, token, logprob, finished)`` for every running row.
 
     Row ``r`` is sample ``r % n`` of prompt ``r // n``. A row finishes when it emits a token in ``stop_ids``
@@ -216,15 +206,20 @@ def generate_ids(model: Qwen3, prompts: list[list[int]], max_new_tokens: int = 2
     ``torch.Generator`` or None for fresh noise at every call (see :func:`first_stream_seed`). With
     ``logprobs``, ``logprob`` is the token's log-probability under the distribution it was sampled from
     (:func:`sampling_logprobs`), or under the model's own distribution when ``temperature == 0``; else None.
+    ``cpu_decode`` chooses the CPU decode path of :mod:`rfs.cpu_decode` (default: when the model is on a CPU)
+    or the plain cache and attention of :mod:`rfs.qwen3` (False; what runs on a GPU).
     """
     device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
     ids, mask = left_pad(prompts, pad_id)
-    # On a CPU the cache is kept in float32: decode attention computes in float32 anyway, and converting the
-    # whole cache every step cost more than the cache's extra bytes.
-    cache_dtype = torch.float32 if device.type == "cpu" else dtype
-    cache = KVCache(model.config, len(prompts), ids.shape[1] + max_new_tokens, device, cache_dtype)
+    mask = mask.to(device) if len({len(p) for p in prompts}) > 1 else None  # None: no row is padded
+    cpu_decode = device.type == "cpu" if cpu_decode is None else cpu_decode
+    max_len = ids.shape[1] + max_new_tokens
+    if cpu_decode:
+        cache = CPUDecodeCache(model.config, len(prompts), max_len, device)
+    else:  # in the model's dtype: attention reads the cache as it is, with no conversion per step
+        cache = KVCache(model.config, len(prompts), max_len, device, dtype)
     # prefill: the whole prompts at once, (P, V) logits for the last position
-    logits = model(ids.to(device), cache=cache, attention_mask=mask.to(device), last_only=True)[:, -1]
+    logits = model(ids.to(device), cache=cache, attention_mask=mask, last_only=True)[:, -1]
     if n > 1:  # share each prompt's prefill among its n samples
         rows = torch.arange(len(prompts), device=device).repeat_interleave(n)
         cache.select_rows(rows)
@@ -237,7 +232,7 @@ def generate_ids(model: Qwen3, prompts: list[list[int]], max_new_tokens: int = 2
         generators = [torch.Generator(device=device).manual_seed(base_seed + r % n) for r in active]
         noise = RowNoise(generators, logits.shape[-1], device)
     stop = set(stop_ids)
-    with _decode_context(device, dtype, len(active)):
+    with decode_context(dtype, len(active)) if cpu_decode else nullcontext():
         for _ in tqdm(range(max_new_tokens), desc="generating", unit="tok", disable=not progress, leave=False):
             if noise is None:  # greedy
                 tokens = logits.argmax(dim=-1)  # (B,)

@@ -9,12 +9,13 @@ in the same layout and load through the same code.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from rfs.qwen3 import Qwen3, Qwen3Config
@@ -24,8 +25,8 @@ POCKET_DIR = Path(__file__).parent / "pocket" / "models"
 
 # Short names a learner types → where the model lives. Pocket models ship with rfs; the rest are on the hub.
 MODELS: dict[str, dict] = {
-    "pocket-base": {"path": POCKET_DIR / "pocket-base", "params": "pocket"},
-    "pocket-reasoning": {"path": POCKET_DIR / "pocket-reasoning", "params": "pocket"},
+    "pocket-base": {"path": POCKET_DIR / "pocket-base"},  # parameters: counted from the file (rfs models)
+    "pocket-reasoning": {"path": POCKET_DIR / "pocket-reasoning"},
     "qwen3-0.6b-base": {"repo": "Qwen/Qwen3-0.6B-Base", "params": "0.6B"},
     "qwen3-0.6b": {"repo": "Qwen/Qwen3-0.6B", "params": "0.6B"},
     "qwen3-1.7b-base": {"repo": "Qwen/Qwen3-1.7B-Base", "params": "1.7B"},
@@ -72,19 +73,31 @@ def hub_repo(name: str) -> str:
                           f"or one of {sorted(MODELS)} (`rfs models` lists them)")
 
 
+def cached(repo: str) -> Path | None:
+    """The folder of a hub repository in the Hugging Face cache, or None when it is not (completely) there."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo, allow_patterns=HUB_FILES, local_files_only=True))
+    except Exception:
+        return None
+
+
 def download(name: str) -> Path:
     """Download a hub model (``qwen3-0.6b`` or ``Qwen/Qwen3-0.6B``) into the Hugging Face cache; return its folder.
 
-    Offline (``HF_HUB_OFFLINE=1``), or when the hub cannot be reached, it raises a :class:`CheckpointError` that
-    names the fix.
+    Offline (``HF_HUB_OFFLINE=1``) a cached model is returned as it is, and one that is not cached raises a
+    :class:`CheckpointError` naming the cache and the fix; so does a hub that cannot be reached.
     """
     from huggingface_hub import constants, snapshot_download
 
     repo = hub_repo(name)
     if _hub_offline():
-        raise CheckpointError(f"cannot download {repo}: the hub is offline (HF_HUB_OFFLINE=1). Unset HF_HUB_OFFLINE "
-                              f"(`HF_HUB_OFFLINE=0 rfs download {name}`), or download it on a machine with internet "
-                              f"and copy its Hugging Face cache to {constants.HF_HUB_CACHE}.")
+        if folder := cached(repo):
+            return folder
+        raise CheckpointError(f"{repo} is not in the Hugging Face cache at {constants.HF_HUB_CACHE}, and the hub is "
+                              f"offline (HF_HUB_OFFLINE=1): unset HF_HUB_OFFLINE (`HF_HUB_OFFLINE=0 rfs download "
+                              f"{name}`), or run `rfs download {name}` on a machine with internet and copy the cache.")
     try:
         return Path(snapshot_download(repo, allow_patterns=HUB_FILES))
     except Exception as error:
@@ -111,19 +124,7 @@ def model_dir(name_or_path: str | Path) -> Path:
         raise CheckpointError(f"there is no folder {name} ({Path(name).resolve()} does not exist): give the "
                               "folder of a model (config.json, tokenizer.json and its weights) or a name from "
                               "`rfs models`")
-    repo = hub_repo(name)
-    from huggingface_hub import constants, snapshot_download
-
-    try:
-        return Path(snapshot_download(repo, allow_patterns=HUB_FILES, local_files_only=True))
-    except Exception:  # not (completely) in the cache
-        if _hub_offline():
-            raise CheckpointError(
-                f"model {name!r} ({repo}) is not a local folder, nor in the Hugging Face cache at "
-                f"{constants.HF_HUB_CACHE}, and the hub is offline (HF_HUB_OFFLINE=1). On a machine with internet "
-                f"run `rfs download {name}`, or unset HF_HUB_OFFLINE."
-            ) from None
-    return download(name)
+    return cached(hub_repo(name)) or download(name)
 
 
 # --- Reading weights ----------------------------------------------------------------------------------
@@ -139,16 +140,18 @@ def read_config(folder: Path) -> Qwen3Config:
         raise CheckpointError(f"{path} is not a valid Qwen3 config: {error}") from None
 
 
-def read_safetensors(folder: Path) -> dict[str, torch.Tensor]:
-    """All tensors of a folder's weights: ``model.safetensors`` or the shards its index lists."""
+def weight_files(folder: Path) -> list[Path]:
+    """The files that hold a folder's weights: ``model.safetensors``, or the shards its index lists."""
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-    else:
-        shards = ["model.safetensors"]
+        return [folder / shard for shard in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+    return [folder / "model.safetensors"]
+
+
+def read_safetensors(folder: Path) -> dict[str, torch.Tensor]:
+    """All tensors of a folder's weights (:func:`weight_files`)."""
     tensors: dict[str, torch.Tensor] = {}
-    for shard in shards:
-        path = folder / shard
+    for path in weight_files(folder):
         if not path.is_file():
             raise CheckpointError(f"missing weights file {path}; download the model again")
         try:
@@ -213,16 +216,48 @@ def check_checkpoint(model: Qwen3, tensors: dict[str, torch.Tensor]) -> None:
         raise CheckpointError("checkpoint does not match its config: " + "; ".join(problems[:10]))
 
 
+def cpu_flags() -> str:
+    """The CPU's feature flags as Linux lists them in ``/proc/cpuinfo`` ("" elsewhere)."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
+def computes_natively(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether ``device`` has instructions for ``dtype`` arithmetic. Without them PyTorch emulates 16-bit floats
+    through float32, and bfloat16 matrix products and autocast run about 10x slower than float32 on a CPU.
+
+    x86 CPUs compute bfloat16 with AVX-512 BF16 or AMX, Arm CPUs with their bf16 extension (``/proc/cpuinfo``
+    flags ``avx512_bf16``, ``amx_bf16``, ``bf16``); float16 on a CPU counts as emulated. GPUs compute float16,
+    and bfloat16 where CUDA says so.
+    """
+    if dtype == torch.float32:
+        return True
+    if device.type == "cuda":
+        return dtype == torch.float16 or torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return dtype == torch.bfloat16 and re.search(r"\b(avx512_bf16|amx_bf16|bf16)\b", cpu_flags()) is not None
+    return dtype == torch.float16  # MPS
+
+
+def compute_dtype(stored: torch.dtype, device: torch.device) -> torch.dtype:
+    """The dtype a model stored in ``stored`` computes in on ``device`` by default: as stored where the device
+    computes that natively, else float32 (twice the memory of 16-bit weights, but far faster than emulation)."""
+    return stored if computes_natively(device, stored) else torch.float32
+
+
 def load_model(name_or_path: str | Path, device: str | torch.device | None = None,
                dtype: torch.dtype | None = None) -> Qwen3:
     """Load a model by name (``pocket-base``, ``qwen3-0.6b``, ...), folder or book ``.pth`` checkpoint, ready for
     inference (eval mode).
 
     ``device`` defaults to :func:`rfs.generate.default_device` (CUDA, then MPS, then CPU); ``dtype`` defaults to
-    the dtype stored in the checkpoint.
+    the checkpoint's own where the device computes it natively, else float32 (:func:`compute_dtype`).
     """
     from rfs.generate import default_device
 
+    device = torch.device(device) if device else default_device()
     if str(name_or_path).endswith(".pth"):  # the book's own checkpoints, under its parameter names
         from rfs.book_checkpoints import read_book_checkpoint
 
@@ -234,27 +269,42 @@ def load_model(name_or_path: str | Path, device: str | torch.device | None = Non
         model = Qwen3(config)
     check_checkpoint(model, tensors)
     state = from_checkpoint_names(tensors, config)
-    if dtype is not None:
-        state = {name: tensor.to(dtype) for name, tensor in state.items()}
+    dtype = dtype or compute_dtype(next(iter(state.values())).dtype, device)
+    state = {name: tensor.to(dtype) for name, tensor in state.items()}
     model.load_state_dict(state, strict=False, assign=True)
     if config.tie_word_embeddings:
         model.lm_head.weight = model.embed_tokens.weight
-    return model.to(device or default_device()).eval()
+    return model.to(device).eval()
+
+
+def model_kind(folder: Path) -> str:
+    """The kind of model in a folder: "pocket" for a model rfs trained on pocket-math (its ``config.json`` says
+    ``"rfs_kind": "pocket"``), else "qwen3". The kind decides prompts and defaults (``rfs.prompts.defaults_for``)."""
+    path = folder / "config.json"
+    kind = json.loads(path.read_text()).get("rfs_kind", "qwen3") if path.is_file() else "qwen3"
+    if kind not in ("pocket", "qwen3"):
+        raise CheckpointError(f"{path} says rfs_kind {kind!r}: use 'pocket' or 'qwen3', or leave it out")
+    return kind
 
 
 def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
     """Load the tokenizer that belongs to a model (its folder's ``tokenizer.json``, or the one beside a book
-    ``.pth`` checkpoint)."""
-    if str(name_or_path).endswith(".pth"):
+    ``.pth`` checkpoint), knowing the model's kind."""
+    if str(name_or_path).endswith(".pth"):  # the book's checkpoints are real Qwen3
         from rfs.book_checkpoints import book_tokenizer_file
 
         return Tokenizer.from_file(book_tokenizer_file(name_or_path))
-    return Tokenizer.from_file(model_dir(name_or_path) / "tokenizer.json")
+    folder = model_dir(name_or_path)
+    return Tokenizer.from_file(folder / "tokenizer.json", model_kind(folder))
 
 
-def save_model(model: Qwen3, out_dir: str | Path, tokenizer_json: str | Path | None = None) -> Path:
+def save_model(model: Qwen3, out_dir: str | Path, tokenizer_json: str | Path | None = None,
+               kind: str = "qwen3") -> Path:
     """Write ``model`` in the Hugging Face layout (``config.json``, ``model.safetensors``), loadable by
-    :func:`load_model` and by ``transformers``' ``Qwen3ForCausalLM``. Optionally copy a ``tokenizer.json``."""
+    :func:`load_model` and by ``transformers``' ``Qwen3ForCausalLM``. Optionally copy a ``tokenizer.json``.
+
+    A pocket model (``kind="pocket"``) says so in its ``config.json`` (see :func:`model_kind`).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = {name: t.detach().contiguous().cpu()
@@ -263,11 +313,22 @@ def save_model(model: Qwen3, out_dir: str | Path, tokenizer_json: str | Path | N
         state.pop("lm_head.weight")  # shared with the embedding; transformers re-ties it on load
     dtype = next(iter(state.values())).dtype
     config = model.config.to_hf_dict() | {"torch_dtype": str(dtype).removeprefix("torch.")}
+    if kind != "qwen3":
+        config["rfs_kind"] = kind
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     save_file(state, out / "model.safetensors", metadata={"format": "pt"})
     if tokenizer_json is not None:
         (out / "tokenizer.json").write_bytes(Path(tokenizer_json).read_bytes())
     return out
+
+
+def count_parameters(folder: Path) -> int:
+    """The number of parameters stored in a model folder, read from the safetensors headers (no tensor is loaded)."""
+    total = 0
+    for path in weight_files(folder):
+        with safe_open(path, "pt") as f:
+            total += sum(math.prod(f.get_slice(name).get_shape()) for name in f.keys())
+    return total
 
 
 def list_models() -> list[dict]:
@@ -278,7 +339,9 @@ def list_models() -> list[dict]:
     for name, entry in MODELS.items():
         if "path" in entry:
             available, source = (entry["path"] / "config.json").is_file(), "shipped with rfs"
+            params = f"{count_parameters(entry['path']) / 1e6:.1f}M" if available else "?"
         else:
             available, source = isinstance(try_to_load_from_cache(entry["repo"], "config.json"), str), entry["repo"]
-        rows.append({"name": name, "params": entry["params"], "source": source, "cached": available})
+            params = entry["params"]
+        rows.append({"name": name, "params": params, "source": source, "cached": available})
     return rows

@@ -1,4 +1,6 @@
-"""Int8 weight-only quantization: half the bytes per decoded token (appendix E).
+"""Int8 weight-only quantization: half the bytes per decoded token.
+
+No lesson teaches this module yet; README's Performance section reports its speed and accuracy.
 
 Decoding one token reads every weight once, so on a CPU its speed is bounded by memory bandwidth. Storing each
 weight matrix as int8 with one scale per output row halves the bytes of bf16 weights; the matrix product

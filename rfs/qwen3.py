@@ -1,9 +1,11 @@
 """Qwen3 from scratch: the whole decoder-only transformer in one file.
 
-Chapter 2 ("Generating text with a pre-trained LLM") builds every piece below by hand; appendix C reads this
-file top to bottom. The module and parameter names match the Hugging Face checkpoints (minus their
+Chapter 2 ("Generating text with a pre-trained LLM") builds every piece below by hand, and this file reads top
+to bottom in the same order. The module and parameter names match the Hugging Face checkpoints (minus their
 ``model.`` prefix), except two fused matrices (``qkv_proj``, ``gate_up_proj``) that ``rfs/hub.py`` builds from
-the checkpoint's separate ones when loading real weights.
+the checkpoint's separate ones when loading real weights. Attention runs through
+``F.scaled_dot_product_attention`` on every device; the speed tricks the generation engine adds for decoding
+on a CPU live apart, in ``rfs/cpu_decode.py``.
 
 Shapes used in the comments:
     B batch, T new tokens in this call, S all key positions (cache + new), D hidden size,
@@ -131,26 +133,33 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return x * cos + rotated * sin
 
 
-# --- KV cache -----------------------------------------------------------------------------------------
+# --- Attention and the KV cache ------------------------------------------------------------------------
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Grouped-query attention of queries ``q`` (B, H, T, E) over keys and values ``k``, ``v`` (B, K, S, E).
+
+    ``mask`` (B, 1, T, S) says which keys each query may see; None means plain causal attention over new
+    tokens (T == S), or, for a single new token, every key. Each group of H/K query heads shares one key/value
+    head (``enable_gqa``). Returns (B, T, H, E).
+    """
+    causal = mask is None and q.shape[2] > 1  # one query attends to every key: nothing to hide
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, enable_gqa=True).transpose(1, 2)
+
 
 class KVCache:
-    """Preallocated keys and values of every layer, written in place as tokens arrive.
+    """Keys and values of every layer, preallocated for ``max_len`` tokens and written in place as they arrive.
 
-    Each layer owns one value tensor of shape (B, K, max_len, E) and one key tensor stored transposed,
-    (B, K, E, max_len); ``length`` slots are filled. Keys are kept transposed because decoding multiplies the
-    query by all keys, ``q @ k^T``, and a CPU computes that product about twice as fast when ``k^T`` is already
-    laid out in memory (appendix E measures it). ``valid`` (B, max_len) marks which slots hold real tokens, so
-    left padding is never attended to and each row's positions count only its real tokens. No tensor is
-    concatenated per step.
+    Each layer owns a key and a value tensor of shape (B, K, max_len, E) in ``dtype``, which must be the model's;
+    ``length`` slots are filled. ``valid`` (B, max_len) marks which slots hold real tokens, so left padding is
+    never attended to and each row's positions count only its real tokens. No tensor is concatenated per step.
     """
 
     def __init__(self, config: Qwen3Config, batch_size: int, max_len: int,
                  device: torch.device | str | None = None, dtype: torch.dtype = torch.float32):
-        values_shape = (batch_size, config.num_key_value_heads, max_len, config.head_dim)
-        keys_shape = (batch_size, config.num_key_value_heads, config.head_dim, max_len)
+        shape = (batch_size, config.num_key_value_heads, max_len, config.head_dim)
         # Left uninitialized: a slot is always written before it is read.
-        self.keys = [torch.empty(keys_shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
-        self.values = [torch.empty(values_shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
+        self.keys = [torch.empty(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
+        self.values = [torch.empty(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
         self.valid = torch.zeros(batch_size, max_len, dtype=torch.bool, device=device)
         self.padded = False  # whether any filled slot is padding (then attention needs a mask)
         self.length = 0
@@ -162,12 +171,19 @@ class KVCache:
         return self.valid.shape[0]
 
     def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store new keys/values (B, K, T, E) after the filled slots; return all transposed keys so far
-        (B, K, E, S) and all values so far (B, K, S, E)."""
+        """Store new keys/values (B, K, T, E) after the filled slots; return all keys and values so far
+        (B, K, S, E)."""
         end = self.length + k.shape[2]
-        self.keys[layer][..., self.length:end] = k.transpose(-1, -2)
+        self.keys[layer][:, :, self.length:end] = k
         self.values[layer][:, :, self.length:end] = v
-        return self.keys[layer][..., :end], self.values[layer][:, :, :end]
+        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
+
+    def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+               mask: torch.Tensor | None) -> torch.Tensor:
+        """Store the new keys and values (B, K, T, E), then attend the new queries ``q`` (B, H, T, E) to every
+        key so far; returns (B, T, H, E)."""
+        k_all, v_all = self.write(layer, k, v)
+        return attention(q, k_all, v_all, mask)
 
     def select_rows(self, rows: torch.Tensor) -> None:
         """Keep only the batch rows in ``rows`` (a LongTensor of row indices), e.g. drop finished sequences
@@ -178,21 +194,6 @@ class KVCache:
 
 
 # --- The transformer block -----------------------------------------------------------------------------
-
-def decode_attention(q: torch.Tensor, k_t: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Attention for a single new token, written out: two small matrix products and a softmax.
-
-    The query heads that share a key/value head all look at the same keys, so they are folded into one axis:
-    ``q`` is (B, K, H/K, E), the keys come transposed, ``k_t`` (B, K, E, S), as the cache stores them, ``v`` is
-    (B, K, S, E), and ``mask`` is None or (B, 1, 1, S). With one query there is nothing causal to hide, only
-    padding. Computing in float32 here is several times faster on a CPU than the fused kernel, which is tuned
-    for long prompts. Returns (B, K, H/K, E).
-    """
-    scores = (q.float() @ k_t.float()) * q.shape[-1] ** -0.5  # (B, K, H/K, S)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    return (scores.softmax(dim=-1) @ v.float()).to(q.dtype)
-
 
 class Attention(nn.Module):
     """Grouped-query self-attention with per-head RMSNorm on queries and keys (new in Qwen3)."""
@@ -215,17 +216,10 @@ class Attention(nn.Module):
         q, k, v = qkv.split([self.n_heads, self.n_kv_heads, self.n_kv_heads], dim=1)  # (B, H|K|K, T, E)
         q = apply_rope(self.q_norm(q), cos, sin)
         k = apply_rope(self.k_norm(k), cos, sin)
-        k_t, v_all = k.transpose(-1, -2), v  # (B, K, E, T), (B, K, T, E)
-        continues = cache is not None and cache.length > 0
-        if cache is not None:
-            k_t, v_all = cache.write(layer, k, v)  # every key so far, transposed (B, K, E, S); values (B, K, S, E)
-        if T == 1:  # decoding: the one new query of each row attends to every key so far
-            out = decode_attention(q.view(B, self.n_kv_heads, -1, self.head_dim), k_t, v_all, mask)  # (B, K, H/K, E)
-        else:  # a prompt; mask None means plain causal attention
-            if continues:  # the prompt continues cached text, so it attends to that text too
-                k, v = k_t.transpose(-1, -2).to(q.dtype), v_all.to(q.dtype)
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
-                                                 enable_gqa=True).transpose(1, 2)  # (B, T, H, E)
+        if cache is None:
+            out = attention(q, k, v, mask)  # (B, T, H, E)
+        else:  # the cache stores the new keys and values, and the queries attend to every key so far
+            out = cache.attend(layer, q, k, v, mask)  # (B, T, H, E)
         return self.o_proj(out.reshape(B, T, self.n_heads * self.head_dim))
 
 
@@ -278,23 +272,22 @@ def causal_padding_mask(valid: torch.Tensor, start: int) -> torch.Tensor:
     return (allowed | (k_slot == q_slot))[:, None]
 
 
-@torch.compiler.disable  # a decision on tensor values: torch.compile runs it as plain Python, without a warning
-def has_padding(attention_mask: torch.Tensor | None) -> bool:
-    """Whether an attention mask (B, T) marks any padding (a 0); None means no padding."""
-    return attention_mask is not None and not bool(attention_mask.all())
-
-
 class Qwen3(nn.Module):
     """The Qwen3 decoder: token embedding, a stack of blocks, a final norm and the output head."""
 
     def __init__(self, config: Qwen3Config):
         super().__init__()
         self.config = config
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        # Created empty rather than drawn at random by nn.Embedding, since _init_weights draws it below.
+        self.embed_tokens = nn.Embedding.from_pretrained(torch.empty(config.vocab_size, config.hidden_size),
+                                                         freeze=False)
         self.layers = nn.ModuleList(Block(config) for _ in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
-        self.apply(self._init_weights)
+        # A model built on the "meta" device (shapes only, to load a checkpoint into) has nothing to draw; drawing
+        # normal numbers there would also import torch's compiler, seconds that only --compile should pay.
+        if self.lm_head.weight.device.type != "meta":
+            self.apply(self._init_weights)
         if config.tie_word_embeddings:  # the output head reuses the embedding matrix
             self.lm_head.weight = self.embed_tokens.weight
 
@@ -307,7 +300,8 @@ class Qwen3(nn.Module):
                 attention_mask: torch.Tensor | None = None, last_only: bool = False) -> torch.Tensor:
         """Next-token logits (B, T, V) for ``input_ids`` (B, T).
 
-        ``attention_mask`` (B, T) is 1 for real tokens and 0 for (left) padding. With a ``cache``, the new
+        ``attention_mask`` (B, T) is 1 for real tokens and 0 for (left) padding; pass it only when some row is
+        padded, since with a mask attention takes its slower, masked path. With a ``cache``, the new
         tokens continue the cached ones, and the cache is advanced by T. ``last_only`` returns the logits of the
         last position only, (B, 1, V): generation needs no more, and the output head is the largest matrix.
         """
@@ -325,7 +319,7 @@ class Qwen3(nn.Module):
         x = self.embed_tokens(input_ids)  # (B, T, D)
         cos, sin = rope_cos_sin(positions, self.config.head_dim, self.config.rope_theta)
         cos, sin = cos.to(x.dtype), sin.to(x.dtype)  # once here rather than in every layer
-        padded = has_padding(attention_mask)
+        padded = attention_mask is not None  # not its values: reading them would wait for the device
         if cache is not None:  # padding written into the cache stays there
             cache.padded = padded = cache.padded or padded
         plain_causal = start == 0 or T == 1

@@ -31,7 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rfs.generate import Completion, generate
-from rfs.prompts import build_prompt
+from rfs.prompts import build_prompt, defaults_for
 from rfs.qwen3 import Qwen3
 from rfs.scaling import SCORERS, majority_vote, sample_solutions
 from rfs.tokenizer import Tokenizer
@@ -48,7 +48,7 @@ class Options:
 
     prompt: str = "cot"  # prompt style of the solutions (see rfs.prompts)
     thinking: bool | None = None  # with prompt="chat": think first (default on)
-    max_new_tokens: int = 384  # for a solution, or for the continuation of a revised one
+    max_new_tokens: int | None = None  # for a solution or the rest of a revision (default: the model's)
     scorer: str = "mean-logprob"  # the rfs.scaling.SCORERS entry that ranks attempts
     batch_size: int | None = None  # prompts generated together (default: all at once)
     check_samples: int = 1  # self-check: one greedy check per claim, or a vote of this many sampled checks
@@ -85,7 +85,8 @@ def continue_solutions(model: Qwen3, tokenizer: Tokenizer, problems: list[str], 
     """Continue the solution of each problem from the start of it written in ``prefixes`` ("" = from scratch)."""
     prompts = [build_prompt(tokenizer, p, options.prompt, options.thinking) + prefix
                for p, prefix in zip(problems, prefixes, strict=True)]
-    completions = generate(model, tokenizer, prompts, max_new_tokens=options.max_new_tokens,
+    max_new_tokens = options.max_new_tokens or defaults_for(tokenizer).max_new_tokens
+    completions = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
                            temperature=temperature, seed=seed, batch_size=options.batch_size)
     return [c for [c] in completions]
 
@@ -298,11 +299,6 @@ class RefineResult:
     stopped: str | None = None  # "accepted", "unchanged" (a revision kept the answer) or "rounds"
 
     @property
-    def best(self) -> Attempt:
-        """The attempt kept at the end."""
-        return self.attempts[self.kept_by_round[-1]]
-
-    @property
     def tokens(self) -> int:
         """All tokens spent on this problem: its solutions and their checks."""
         return self.tokens_by_round[-1]
@@ -310,7 +306,7 @@ class RefineResult:
 
 def self_refine(model: Qwen3, tokenizer: Tokenizer, problems: list[str], rounds: int = 2,
                 critic: str = "self-check", references: list[str] | None = None, scorer: str = "mean-logprob",
-                prompt: str = "cot", thinking: bool | None = None, max_new_tokens: int = 384, seed: int = 0,
+                prompt: str = "cot", thinking: bool | None = None, max_new_tokens: int | None = None, seed: int = 0,
                 batch_size: int | None = None, progress: bool = False, check_samples: int = 1) -> list[RefineResult]:
     """Refine the greedy solution of each problem for up to ``rounds`` rounds; one :class:`RefineResult` each.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rfs.generate import Completion, generate
-from rfs.prompts import build_prompt
+from rfs.prompts import build_prompt, defaults_for
 from rfs.qwen3 import Qwen3
 from rfs.tokenizer import Tokenizer
 from rfs.verify import extract_answer, extract_boxed, grade_answer
@@ -20,16 +20,19 @@ from rfs.verify import extract_answer, extract_boxed, grade_answer
 
 def sample_solutions(model: Qwen3, tokenizer: Tokenizer, problems: list[str], n: int, temperature: float = 0.8,
                      top_k: int | None = None, top_p: float | None = None, prompt: str = "cot",
-                     thinking: bool | None = None, max_new_tokens: int = 384, seed: int = 0, logprobs: bool = False,
-                     batch_size: int | None = None, progress: bool = False) -> list[list[Completion]]:
+                     thinking: bool | None = None, max_new_tokens: int | None = None, seed: int = 0,
+                     logprobs: bool = False, batch_size: int | None = None,
+                     progress: bool = False) -> list[list[Completion]]:
     """``n`` sampled solutions for each problem: one list of ``n`` :class:`Completion` per problem.
 
     Each problem is wrapped in the ``prompt`` template (see :func:`rfs.prompts.build_prompt`); its prefill is
     computed once and shared by its ``n`` samples. Sample ``j`` is drawn with the seed ``seed + j`` whatever
     else is in the batch, so the first ``k`` samples of an ``n``-sample run are exactly a ``k``-sample run.
     ``logprobs=True`` records each token's log-probability, which the best-of-N scorers need.
+    ``max_new_tokens`` defaults to what the model's answers need (:func:`rfs.prompts.defaults_for`).
     """
     prompts = [build_prompt(tokenizer, problem, prompt, thinking) for problem in problems]
+    max_new_tokens = max_new_tokens or defaults_for(tokenizer).max_new_tokens
     return generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
                     top_p=top_p, n=n, seed=seed, logprobs=logprobs, batch_size=batch_size, progress=progress)
 

@@ -22,8 +22,11 @@ _THINK_BLOCK = re.compile(r"<think>(.*?)</think>\s*", re.DOTALL)
 class Tokenizer:
     """A Qwen3-style tokenizer: ``encode``/``decode`` plus special token ids and the chat format."""
 
-    def __init__(self, tokenizer: tokenizers.Tokenizer):
+    def __init__(self, tokenizer: tokenizers.Tokenizer, kind: str = "qwen3"):
         self.tokenizer = tokenizer
+        # The kind of model this tokenizer serves, "qwen3" or "pocket" (rfs.hub.load_tokenizer reads it from the
+        # model folder); it chooses the model's prompts and defaults (rfs.prompts.defaults_for).
+        self.kind = kind
         missing = [t for t in SPECIAL_TOKENS if tokenizer.token_to_id(t) is None]
         if missing:
             raise ValueError(f"this tokenizer.json lacks the special tokens {missing}; rfs needs all of "
@@ -36,14 +39,14 @@ class Tokenizer:
         self.end_think_id = tokenizer.token_to_id("</think>")
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Tokenizer:
-        """Load a ``tokenizer.json`` (a file, or a directory that contains one)."""
+    def from_file(cls, path: str | Path, kind: str = "qwen3") -> Tokenizer:
+        """Load a ``tokenizer.json`` (a file, or a directory that contains one) for a model of ``kind``."""
         path = Path(path)
         if path.is_dir():
             path = path / "tokenizer.json"
         if not path.is_file():
             raise FileNotFoundError(f"no tokenizer.json at {path}")
-        return cls(tokenizers.Tokenizer.from_file(str(path)))
+        return cls(tokenizers.Tokenizer.from_file(str(path)), kind)
 
     @property
     def vocab_size(self) -> int:
@@ -88,8 +91,3 @@ class Tokenizer:
             if not thinking:
                 text += "<think>\n\n</think>\n\n"
         return text
-
-    def encode_chat(self, messages: list[dict], add_generation_prompt: bool = True,
-                    thinking: bool = True) -> list[int]:
-        """Token ids of :meth:`render_chat`'s text."""
-        return self.encode(self.render_chat(messages, add_generation_prompt, thinking))

@@ -1,27 +1,27 @@
-"""Checking math answers: extract the final answer, normalize it, decide equivalence (chapter 3).
+"""Grading an answer: compare in stages, inside a helper process with a deadline (chapter 3, sections 3.1, 3.5).
 
 Every later chapter trusts these verdicts (accuracy, majority votes, RL rewards), so the verifier is built to
-be right, fast and unbreakable:
+be right, fast and unbreakable. ``grade_answer(prediction, reference)``:
 
-1. **Extract** the final answer: the last ``\\boxed{...}`` (or ``\\fbox{...}``), with braces matched.
-2. **Normalize** LaTeX spelling that does not change the value (``\\dfrac`` -> ``\\frac``, ``\\left(``,
-   ``\\text{cm}``, ``50\\%``, ``1{,}000``, unicode minus, spaces ...).
-3. **Compare** in stages: equal strings; then structure (tuples keep order, solution lists do not, intervals
-   keep their brackets, matrices their shape; ``x=5`` is ``5``, ``x>5`` is ``(5,\\infty)``, ``1\\pm\\sqrt{5}``
-   is two solutions); then each value exactly, with sympy: ``0.5`` equals ``\\frac{1}{2}`` but ``0.333`` does
-   not, and ``1.414`` does not equal ``\\sqrt{2}`` (decimals are read as exact rationals, and what sympy cannot
+1. extracts and normalizes both answers (:mod:`rfs.answers`: the last ``\\boxed{}``, ``\\dfrac`` ->
+   ``\\frac``, units, thousands separators ...);
+2. compares the strings; then their **structure** (tuples keep order, solution lists do not, intervals keep
+   their brackets, matrices their shape; ``x=5`` is ``5``, ``x>5`` is ``(5,\\infty)``, ``1\\pm\\sqrt{5}`` is
+   two solutions, ``(0,4)\\setminus\\{1\\}`` is ``(0,1)\\cup(1,4)``, a column vector is a tuple);
+3. then each value exactly, with sympy through :mod:`rfs.latex_parser` (never ``eval``): ``0.5`` equals
+   ``\\frac{1}{2}`` but ``0.333`` does not, and ``1.414`` does not equal ``\\sqrt{2}`` (what sympy cannot
    settle exactly is compared to 45 significant digits, far beyond any decimal a person writes).
 
-Model output is never evaluated as Python (``sympify`` would run ``eval``): a small parser of our own turns
-the LaTeX/ASCII subset into sympy objects, and rejects anything outside it. Work is bounded before it starts
-(length, nesting, exponent sizes), and the sympy stage runs in a helper process with a deadline, so a call
-returns within ``TIME_LIMIT`` seconds, from any thread or process, and never raises.
+The sympy stage runs in a helper process (the *judge*) with a deadline, so a call returns within
+``TIME_LIMIT`` seconds, from any thread or process, and never raises: an input that makes sympy think for
+minutes costs the judge its life, not the caller its time.
+
+The names of :mod:`rfs.answers` and :mod:`rfs.latex_parser` are importable from here too.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import queue
 import random
@@ -31,113 +31,37 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from rfs.answers import (  # noqa: F401  (re-exported: rfs.verify is where callers find the verifier)
+    answer_in,
+    extract_answer,
+    extract_boxed,
+    normalize_answer,
+    repair_braces,
+    repair_escapes,
+    stated_answer,
+)
+from rfs.latex_parser import (  # noqa: F401
+    MAX_ANSWER_CHARS,
+    MAX_DEPTH,
+    MAX_POWER_DIGITS,
+    MAX_TOKENS,
+    Parser,
+    Reject,
+    repeating_decimal,
+    simple_number,
+    to_sympy,
+    tokenize,
+)
 
 if TYPE_CHECKING:
     import sympy
 
 TIME_LIMIT = 5.0  # seconds per grade_answer call
-MAX_ANSWER_CHARS = 1000  # longer "answers" are rejected, not parsed
-MAX_TOKENS, MAX_DEPTH, MAX_POWER_DIGITS = 300, 40, 2000
 
-# --- 1. Extraction ----------------------------------------------------------------------------------------
-
-_BOX = re.compile(r"\\(?:boxed|fbox)")
-
-
-def extract_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` or ``\\fbox{...}`` in ``text`` (nested braces matched), else None.
-
-    ``\\boxed {7}`` (a space) and ``\\boxed 7`` (no braces: the next token) are read too. An unclosed box
-    gives None.
-    """
-    if not isinstance(text, str):
-        return None
-    matches = list(_BOX.finditer(text[-100_000:]))
-    if not matches:
-        return None
-    text = text[-100_000:]
-    i = matches[-1].end()
-    while i < len(text) and text[i] == " ":
-        i += 1
-    if i < len(text) and text[i] == "{":
-        depth = 0
-        for j in range(i, len(text)):
-            depth += {"{": 1, "}": -1}.get(text[j], 0)
-            if depth == 0:
-                return text[i + 1:j].strip()
-        return None
-    token = re.match(r"[^\s$]+", text[i:])
-    return token.group(0) if token else None
-
-
-_ANSWER_IS = re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*:?\s*\$?([^\n$]+?)\$?\s*(?:\.\s*)?$", re.I | re.M)
-_NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
-
-
-def extract_answer(text: str) -> str | None:
-    """The final answer of a model's output, or None.
-
-    In order: the last boxed answer; else the last "the answer is X" / "Answer: X" line; else the last number
-    in the text. The fallbacks let an unformatted but clear answer count; they never invent one.
-    """
-    if not isinstance(text, str):
-        return None
-    boxed = extract_boxed(text)
-    if boxed is not None:
-        return boxed
-    text = text[-100_000:]
-    stated = _ANSWER_IS.findall(text)
-    if stated:
-        return stated[-1].strip()
-    numbers = _NUMBER.findall(text)
-    return numbers[-1] if numbers else None
-
-
-# --- 2. Normalization -------------------------------------------------------------------------------------
-
-_REMOVE = ["\\left", "\\right", "\\!", "\\,", "\\;", "\\:", "\\quad", "\\qquad", "\\displaystyle", "\\$", "$",
-           "^\\circ", "^{\\circ}", "°", "\\%", "%", "\\(", "\\)", "\\[", "\\]"]
-_REPLACE = {"\\dfrac": "\\frac", "\\tfrac": "\\frac", "\\cfrac": "\\frac", "\\varnothing": "\\emptyset",
-            "−": "-", "–": "-", "×": "\\times", "·": "\\cdot", "π": "\\pi", "√": "\\sqrt", "∞": "\\infty",
-            "≤": "\\leq", "≥": "\\geq", "\\le ": "\\leq ", "{,}": ",", "\\{": "{", "\\}": "}"}
-_TEXT = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname|boldsymbol)\s*\{([^{}]*)\}")
-# Trailing words after a value are units ("12 cm^2", "\\frac{270}7 degrees"), but not "12 pi" or a "\\pi".
-_UNITS = re.compile(r"(?<=[\d})])\s*(?:(?<![\\a-zA-Z])(?!pi\b)[a-zA-Z]{2,}\.?\s*)+(?:\^\{?\d\}?)?$")
-_CONJUNCTION = re.compile(r"\\(?:text|mbox|textrm)\s*\{\s*(?:and|or)\s*\}|\s+(?:and|or)\s+")
-_THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
-
-
-def normalize_answer(answer: str) -> str:
-    """A canonical spelling of an answer, for comparing strings. Spaces are removed at the end.
-
-    Examples: ``\\dfrac{1}{2}`` -> ``\\frac{1}{2}``; ``\\text{(B)}`` -> ``(B)``; ``10\\%`` -> ``10``;
-    ``12 \\text{ cm}^2`` -> ``12``; ``1,000`` -> ``1000``; ``\\frac 59`` -> ``\\frac{5}{9}``;
-    ``1 \\text{ or } 2`` -> ``1,2``; ``x \\in [1,2)`` -> ``[1,2)``; ``x = 5`` stays (see ``equivalent``).
-    """
-    s = str(answer).strip()
-    for old, new in _REPLACE.items():
-        s = s.replace(old, new)
-    s = _CONJUNCTION.sub(",", s)  # "1 \text{ or } 2": a list of solutions
-    for _ in range(3):  # nested \text{\textbf{...}}
-        s = _TEXT.sub(r"\1", s)
-    for token in _REMOVE:
-        s = s.replace(token, "")
-    s = re.sub(r"\\frac\s*(\d)\s*(\d)", r"\\frac{\1}{\2}", s)  # \frac12, \frac 59
-    s = re.sub(r"\\sqrt\s*(\d+)", r"\\sqrt{\1}", s)  # \sqrt3
-    s = re.sub(r"(?<=\w)_\{(\w+)\}", r"_\1", s)  # base subscripts: 1010_{2} -> 1010_2
-    s = re.sub(r"^[a-zA-Z]\s*\\in\s*", "", s)  # x \in [1, 2)
-    s = _UNITS.sub("", s.strip().rstrip(".").strip())  # "12 cm", "5 dollars", "30 degrees"
-    s = re.sub(r"\s+", "", s)
-    s = re.sub(r"^(\d+)_10$", r"\1", s)  # base ten is the default base
-    if _THOUSANDS.match(s):
-        s = s.replace(",", "")
-    return s
-
-
-# --- 3a. Structure ----------------------------------------------------------------------------------------
+# --- 1. Structure ----------------------------------------------------------------------------------------
 
 def split_top_level(s: str, sep: str) -> list[str]:
     """Split ``s`` at ``sep`` where it is not inside (), [], {}."""
@@ -229,12 +153,58 @@ def _same_lists(a: list[str], b: list[str], ordered: bool, equal) -> bool:
     return True
 
 
+_INTERVAL = re.compile(r"([(\[])([^,]+),([^,]+)([)\]])")
+_REALS = {"\\mathbb{R}", "\\mathbbR", "\\R", "\\reals"}
+
+
+def set_difference_as_union(s: str) -> str:
+    """``(0,36)\\setminus{9}`` -> ``(0,9)\\cup(9,36)``: an interval (or the real line) without finitely many
+    points, written as the union of intervals it is. A point at a closed end opens that bracket; a point
+    outside changes nothing. Anything else, or points that are not real numbers, is returned unchanged."""
+    parts = split_top_level(s, "\\setminus")
+    if len(parts) != 2 or not (parts[1].startswith("{") and parts[1].endswith("}")):
+        return s
+    whole = "(-\\infty,\\infty)" if parts[0] in _REALS else parts[0]
+    if not (m := _INTERVAL.fullmatch(whole)):
+        return s
+    left, low, high, right = m.groups()
+    try:
+        lo, hi = to_sympy(low), to_sympy(high)
+        points = [(to_sympy(p), p) for p in split_top_level(parts[1][1:-1], ",")]
+        if not all(value.is_real and value.is_finite for value, _ in points):
+            return s
+        pieces, start, previous = [], (left, low), None
+        for value, text in sorted(points, key=lambda point: point[0]):
+            if value == previous:  # the same point twice
+                continue
+            if value == lo:
+                start = ("(", low)
+            elif value == hi:
+                right = ")"
+            elif lo < value < hi:
+                pieces.append(f"{start[0]}{start[1]},{text})")
+                start = ("(", text)
+            previous = value
+    except (Reject, TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError, AttributeError):
+        return s
+    return "\\cup".join([*pieces, f"{start[0]}{start[1]},{high}{right}"])
+
+
+def _as_vector(structure: tuple) -> tuple:
+    """A column vector ``\\begin{pmatrix}1\\\\2\\end{pmatrix}`` as the tuple ``(1,2)`` it also writes."""
+    if structure[0] == "matrix" and len(structure[1]) > 1 and all(len(row) == 1 for row in structure[1]):
+        return ("tuple", "()", [row[0] for row in structure[1]])
+    return structure
+
+
 def equivalent(a: str, b: str) -> bool:
     """Whether two normalized answers are equal, by structure and then value (may use sympy; see grade_answer)."""
     if a == b:
         return True
-    a, b = inequality_as_interval(_strip_variable(a)), inequality_as_interval(_strip_variable(b))
+    a, b = (set_difference_as_union(inequality_as_interval(_strip_variable(x))) for x in (a, b))
     sa, sb = answer_structure(a), answer_structure(b)
+    if {sa[0], sb[0]} == {"matrix", "tuple"}:  # a column vector written as a tuple
+        sa, sb = _as_vector(sa), _as_vector(sb)
     if sa[0] != sb[0]:  # different shapes: a tuple is not a list, an interval is not a number
         return False
     kind = sa[0]
@@ -250,175 +220,8 @@ def equivalent(a: str, b: str) -> bool:
     return scalars_equal(sa[1], sb[1])
 
 
-# --- 3b. Values: a small parser into sympy (no eval) ---------------------------------------------------------
 
-class Reject(Exception):
-    """The input is outside the supported subset, or too big to compute safely."""
-
-
-_TOKEN = re.compile(r"\s*(\d+\.?\d*|\.\d+|\\[a-zA-Z]+|sqrt|pi|[a-zA-Z]|[-+*/^()\[\]{}!,|])")
-_FUNCTIONS = {"\\sin": "sin", "\\cos": "cos", "\\tan": "tan", "\\ln": "log", "\\log": "log", "\\exp": "exp",
-              "\\sqrt": "sqrt", "sqrt": "sqrt"}
-_TIMES = {"*", "\\cdot", "\\times"}
-_DIVIDE = {"/", "\\div"}
-
-
-def tokenize(s: str) -> list[str]:
-    """Split an answer into tokens of the supported subset; raise Reject on anything else."""
-    tokens, i = [], 0
-    s = s.strip()
-    while i < len(s):
-        m = _TOKEN.match(s, i)
-        if not m:
-            raise Reject(f"unsupported character {s[i]!r}")
-        tokens.append(m.group(1))
-        i = m.end()
-        if len(tokens) > MAX_TOKENS:
-            raise Reject("too long")
-    return tokens
-
-
-class Parser:
-    """Recursive-descent parser: tokens -> sympy expression, with implicit multiplication (``2\\sqrt{3}``)."""
-
-    def __init__(self, tokens: list[str]):
-        import sympy
-
-        self.sp, self.tokens, self.i, self.depth = sympy, tokens, 0, 0
-
-    def peek(self) -> str | None:
-        """The next token, or None at the end."""
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
-
-    def take(self, expected: str | None = None) -> str:
-        """Consume the next token (which must be ``expected`` if given)."""
-        token = self.peek()
-        if token is None or (expected is not None and token != expected):
-            raise Reject(f"expected {expected!r}, found {token!r}")
-        self.i += 1
-        return token
-
-    def parse(self) -> sympy.Expr:
-        """The whole token list as one expression."""
-        value = self.expr()
-        if self.peek() is not None:
-            raise Reject(f"unexpected {self.peek()!r}")
-        return value
-
-    def expr(self) -> sympy.Expr:
-        """A sum or difference of terms."""
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise Reject("nested too deeply")
-        value = self.term()
-        while self.peek() in ("+", "-"):
-            value = value + self.term() if self.take() == "+" else value - self.term()
-        self.depth -= 1
-        return value
-
-    def term(self) -> sympy.Expr:
-        """A product or quotient of factors, written or implicit."""
-        value = self.unary()
-        while True:
-            token = self.peek()
-            if token in _TIMES:
-                self.take()
-                value = value * self.unary()
-            elif token in _DIVIDE:
-                self.take()
-                value = value / self.unary()
-            elif token is not None and token not in ("+", "-", ")", "]", "}", ",", "|", "^", "!"):
-                value = value * self.power()  # implicit product: 2x, 3\pi, 2\sqrt{3}
-            else:
-                return value
-
-    def unary(self) -> sympy.Expr:
-        """A signed power."""
-        if self.peek() == "-":
-            self.take()
-            return -self.unary()
-        if self.peek() == "+":
-            self.take()
-        return self.power()
-
-    def power(self) -> sympy.Expr:
-        """``base ^ exponent`` (right-associative), size-checked."""
-        base = self.postfix()
-        if self.peek() != "^":
-            return base
-        self.take()
-        exponent = self.unary()
-        return self.safe_power(base, exponent)
-
-    def safe_power(self, base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
-        """``base ** exponent``, rejected when the result would have too many digits."""
-        if exponent.is_number and base.is_number:
-            e = abs(complex(exponent.evalf(15)))
-            b = abs(complex(base.evalf(15)))
-            if e * math.log10(b + 2) > MAX_POWER_DIGITS:
-                raise Reject("power too large")
-        elif exponent.is_number and abs(complex(exponent.evalf(15))) > 100:
-            raise Reject("power too large")
-        return base ** exponent
-
-    def postfix(self) -> sympy.Expr:
-        """An atom followed by factorials."""
-        value = self.atom()
-        while self.peek() == "!":
-            self.take()
-            if not (value.is_Integer and 0 <= value <= 300):
-                raise Reject("factorial too large")
-            value = self.sp.factorial(value)
-        return value
-
-    def group(self) -> sympy.Expr:
-        """``{expr}`` or a single atom, as the argument of \\frac or \\sqrt."""
-        if self.peek() == "{":
-            self.take("{")
-            value = self.expr()
-            self.take("}")
-            return value
-        return self.atom()
-
-    def atom(self) -> sympy.Expr:
-        """A number, variable, constant, bracketed expression, \\frac, \\sqrt or function call."""
-        sp, token = self.sp, self.take()
-        if token[0].isdigit() or token[0] == ".":
-            return sp.Rational(token)  # exact: "0.5" is 1/2, "0.333" is 333/1000
-        if token in ("(", "[", "{"):
-            value = self.expr()
-            self.take({"(": ")", "[": "]", "{": "}"}[token])
-            return value
-        if token == "|":
-            value = self.expr()
-            self.take("|")
-            return sp.Abs(value)
-        if token in ("\\pi", "pi"):
-            return sp.pi
-        if token == "\\infty":
-            return sp.oo
-        if token == "\\frac":
-            return self.group() / self.group()
-        if token in ("\\sqrt", "sqrt") and self.peek() == "[":
-            self.take("[")
-            degree = self.expr()
-            self.take("]")
-            return self.safe_power(self.group(), 1 / degree)
-        if token in _FUNCTIONS:
-            argument = self.group() if self.peek() == "{" or token.startswith("\\") else self.atom()
-            return getattr(sp, _FUNCTIONS[token])(argument)
-        if len(token) == 1 and token.isalpha():
-            return sp.I if token == "i" else sp.Symbol(token)
-        raise Reject(f"unsupported token {token!r}")
-
-
-def to_sympy(s: str) -> sympy.Expr:
-    """Parse a normalized answer into a sympy expression (raises Reject outside the supported subset)."""
-    if len(s) > MAX_ANSWER_CHARS:
-        raise Reject("too long")
-    s = re.sub(r"^(-?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$", r"\1(\2+\3/\4)", s)  # mixed number -4\frac{2}{3}
-    return Parser(tokenize(s)).parse()
-
+# --- 2. Values -----------------------------------------------------------------------------------------
 
 def values_equal(x: sympy.Expr, y: sympy.Expr) -> bool:
     """Equality of two sympy expressions: numbers by value, formulas by agreeing at three random points.
@@ -437,8 +240,9 @@ def values_equal(x: sympy.Expr, y: sympy.Expr) -> bool:
     difference = x - y
     if difference.is_Rational:  # sympy settled it exactly: 1 + 10^{-50} is not 1
         return difference == 0
-    points = [{}] if not x.free_symbols else [
-        {s: sympy.Rational(random.Random(k).randint(-97, 97), 13) for s in x.free_symbols} for k in range(3)]
+    symbols = sorted(x.free_symbols, key=str)
+    rngs = [random.Random(k) for k in range(3)]  # one generator per point: each symbol gets its own value
+    points = [{s: sympy.Rational(rng.randint(-97, 97), 13) for s in symbols} for rng in rngs] if symbols else [{}]
     for point in points:
         xv, yv = x.subs(point).evalf(60), y.subs(point).evalf(60)
         if not (xv.is_finite and yv.is_finite):  # infinities and undefined values must match exactly
@@ -448,38 +252,6 @@ def values_equal(x: sympy.Expr, y: sympy.Expr) -> bool:
             return False
     return True
 
-
-_SIMPLE_NUMBER = re.compile(r"^-?(\d+|\d*\.\d+|\\frac\{\d+\}\{\d+\}|\d+/\d+)$")
-_REPEATING = re.compile(r"^(\d*)\.(\d*)\\overline\{(\d{1,50})\}$")
-
-
-def repeating_decimal(s: str) -> Fraction | None:
-    """``0.1\\overline{6}`` -> 1/6: a decimal whose digits under the bar repeat forever, or None."""
-    m = _REPEATING.match(s)
-    if not m:
-        return None
-    whole, fixed, repeat = m.groups()
-    # 0.1(6) = (16 - 1) / 90: all digits minus the non-repeating ones, over as many 9s as repeat, then 0s.
-    numerator = int(fixed + repeat) - int(fixed or "0")
-    return int(whole or "0") + Fraction(numerator, (10 ** len(repeat) - 1) * 10 ** len(fixed))
-
-
-def simple_number(s: str) -> Fraction | None:
-    """Integers, decimals (repeating ones too) and plain fractions as exact Fractions, without sympy (the
-    fast, common case); None for anything else."""
-    sign = -1 if s.startswith("-") else 1
-    if (repeating := repeating_decimal(s.lstrip("-"))) is not None:
-        return sign * repeating
-    if not _SIMPLE_NUMBER.match(s):
-        return None
-    s = s.lstrip("-")
-    if s.startswith("\\frac"):
-        numerator, denominator = re.findall(r"\d+", s)
-        s = f"{numerator}/{denominator}"
-    try:
-        return sign * Fraction(s)
-    except (ValueError, ZeroDivisionError):
-        return None
 
 
 def scalars_equal(a: str, b: str) -> bool:
@@ -583,28 +355,58 @@ def _needs_sympy(a: str, b: str) -> bool:
     return not (simple_number(a) is not None and simple_number(b) is not None)
 
 
-def grade_answer(prediction: str, reference: str, timeout: float = TIME_LIMIT) -> bool:
+_BASE_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+               "eleven": 11, "twelve": 12, "sixteen": 16}
+_BASE_ASKED = re.compile(r"\bbase[\s~$-]*\{?(\d+|" + "|".join(_BASE_WORDS) + r")\b", re.I)
+_IN_BASE = re.compile(r"^([0-9A-Za-z]+)_(\d+)$")
+
+
+def bases_asked(problem: str | None) -> set[int]:
+    """The bases a problem mentions: "in base $8$", "base-8", "base eight" -> {8}."""
+    if not problem:
+        return set()
+    return {int(b) if b.isdigit() else _BASE_WORDS[b.lower()] for b in _BASE_ASKED.findall(problem[:10_000])}
+
+
+def drop_requested_base(prediction: str, reference: str, problem: str | None) -> tuple[str, str]:
+    """Normalized (prediction, reference) with the base subscript dropped where the problem asks for that base.
+
+    The rule: when the reference is digits in base b (``52_8``) and the problem text asks for base b ("Express
+    your answer in base 8"), the subscript may be left out: ``52`` then means ``52_8``, and a ``_8`` on the
+    prediction is dropped too. Without the problem text, or when it does not mention base b, the subscript is
+    required (``52`` is fifty-two, not ``52_8``), and a prediction in another base (``52_7``) never matches.
+    """
+    m = _IN_BASE.match(reference)
+    if not m or int(m.group(2)) not in bases_asked(problem):
+        return prediction, reference
+    digits, base = m.groups()
+    return re.sub(rf"^([0-9A-Za-z]+)_{base}$", r"\1", prediction), digits
+
+
+def grade_answer(prediction: str, reference: str, problem: str | None = None, timeout: float = TIME_LIMIT) -> bool:
     """Whether ``prediction`` states the same answer as ``reference``. Never raises; returns in ``timeout`` s.
 
-    ``prediction`` may be a model's whole output (its last boxed answer is used) or a bare answer; an output
-    without a box is taken as a bare answer, so run ``extract_answer`` first to apply its fallbacks.
-    ``reference`` is a bare answer (a boxed one is unwrapped too). Examples::
+    ``prediction`` may be a model's whole output (its last boxed answer is used, else its "the answer is X"
+    sentence) or a bare answer; run ``extract_answer`` first to apply its last-number fallback too.
+    ``reference`` is a bare answer (a boxed one is unwrapped too). ``problem``, the problem's text, is
+    optional: it decides whether a base subscript may be left out (see ``drop_requested_base``). Examples::
 
         grade_answer("so the answer is $\\\\boxed{\\\\dfrac{1}{2}}$", "0.5")  -> True
         grade_answer("0.333", "\\\\frac{1}{3}")                           -> False
+        grade_answer("52", "52_8", problem="... Express it in base 8.")  -> True
     """
-    return _grade_with(_judge, prediction, reference, timeout)
+    return _grade_with(_judge, prediction, reference, problem, timeout)
 
 
-def _grade_with(judge: _Judge, prediction: str, reference: str, timeout: float = TIME_LIMIT) -> bool:
+def _grade_with(judge: _Judge, prediction: str, reference: str, problem: str | None = None,
+                timeout: float = TIME_LIMIT) -> bool:
     try:
-        pred = extract_boxed(prediction) if _BOX.search(str(prediction)) else prediction
-        ref = extract_boxed(reference) if _BOX.search(str(reference)) else reference
+        pred, ref = answer_in(str(prediction)), answer_in(str(reference))
         if not isinstance(pred, str) or not isinstance(ref, str):
             return False
         if len(pred) > MAX_ANSWER_CHARS or len(ref) > MAX_ANSWER_CHARS:
             return False
-        a, b = normalize_answer(pred), normalize_answer(ref)
+        a, b = drop_requested_base(normalize_answer(pred), normalize_answer(ref), problem)
         if not a or not b:
             return False
         if a == b:
@@ -616,8 +418,9 @@ def _grade_with(judge: _Judge, prediction: str, reference: str, timeout: float =
         return False
 
 
-def grade_many(pairs: list[tuple[str, str]], workers: int = 2) -> list[bool]:
-    """Grade many (prediction, reference) pairs with ``workers`` helper processes in parallel; verdicts in order."""
+def grade_many(pairs: list[tuple[str, ...]], workers: int = 2) -> list[bool]:
+    """Grade many (prediction, reference) or (prediction, reference, problem) tuples with ``workers`` helper
+    processes in parallel; verdicts in order."""
     judges = [_judge] + [_Judge() for _ in range(workers - 1)]
 
     def grade_share(k: int) -> list[tuple[int, bool]]:

@@ -1,5 +1,7 @@
 """Score rfs.verify and HF's math-verify on the labeled pairs of tests/data/verifier_pairs.jsonl.
 
+rfs also gets a pair's problem text where it has one (15 base-subscript pairs); math-verify takes none.
+
 Run: `python tests/compare_math_verify.py` (needs `pip install "math-verify[antlr4_13_2]"`, a test oracle only).
 """
 
@@ -33,12 +35,11 @@ def compare() -> dict:
     from rfs.verify import grade_many
 
     rows = [json.loads(line) for line in PAIRS.read_text().splitlines()]
-    pairs = [(r["prediction"], r["reference"]) for r in rows]
     start = time.perf_counter()
-    ours = grade_many(pairs)
+    ours = grade_many([(r["prediction"], r["reference"], r.get("problem")) for r in rows])
     ours_s = time.perf_counter() - start
     start = time.perf_counter()
-    theirs = [math_verify_verdict(p, r) for p, r in pairs]
+    theirs = [math_verify_verdict(r["prediction"], r["reference"]) for r in rows]  # it takes no problem text
     theirs_s = time.perf_counter() - start
     (ours_acc, ours_wrong), (theirs_acc, theirs_wrong) = score(ours, rows), score(theirs, rows)
     return {"pairs": len(rows), "rfs": ours_acc, "rfs_seconds": ours_s, "rfs_errors": dict(ours_wrong),

@@ -13,10 +13,18 @@ import pytest
 import torch
 from conftest import tiny_config
 
-from rfs.evaluate import RunSettings, evaluate, read_results, regrade, summarize, wrong_answer_agreement
+from rfs.evaluate import (
+    RunSettings,
+    evaluate,
+    grade_problem,
+    read_results,
+    regrade,
+    summarize,
+    wrong_answer_agreement,
+)
 from rfs.generate import generate
 from rfs.hub import save_model
-from rfs.prompts import PROMPTS
+from rfs.prompts import build_prompt
 from rfs.qwen3 import Qwen3
 from rfs.sweep import correct_at, sweep_rows, tokens_at, write_sweep
 
@@ -49,6 +57,7 @@ def test_evaluate_writes_one_record_per_problem_and_skips_finished_ones(tiny_mod
     assert again[0] == first[0]  # not redone
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_killed_rfs_eval_resumes_to_exactly_one_record_per_problem(tmp_path, tiny_tokenizer_file):
     torch.manual_seed(0)
     model_dir = save_model(Qwen3(tiny_config()), tmp_path / "model", tokenizer_json=tiny_tokenizer_file)
@@ -81,8 +90,8 @@ POCKET_RECORDS = [{"unique_id": str(i), "problem": p, "answer": a} for i, (p, a)
 def test_several_samples_without_a_method_still_take_a_vote_over_the_same_samples(tiny_model, tiny_tokenizer):
     results = evaluate(tiny_model, tiny_tokenizer, RECORDS[:2], RunSettings(prompt="cot", samples=3, max_new_tokens=6),
                        progress=False)
-    by_hand = generate(tiny_model, tiny_tokenizer, [PROMPTS["cot"].format(problem=r["problem"]) for r in RECORDS[:2]],
-                       max_new_tokens=6, temperature=0.8, n=3, seed=0)  # what `evaluate` did before methods
+    prompts = [build_prompt(tiny_tokenizer, r["problem"], "cot") for r in RECORDS[:2]]
+    by_hand = generate(tiny_model, tiny_tokenizer, prompts, max_new_tokens=6, temperature=0.8, n=3, seed=0)
     assert [r["outputs"] for r in results] == [[c.text for c in s] for s in by_hand]
     assert [r["tokens"] for r in results] == [sum(len(c.token_ids) for c in s) for s in by_hand]
     assert results[0]["settings"] == {"method": "self-consistency", "prompt": "cot", "thinking": None,
@@ -141,6 +150,7 @@ def test_a_sweep_reads_off_smaller_runs_exactly(pocket_base, method):
                        "tokens_per_problem": summarize(four)["tokens_per_problem"]}
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_a_rounds_sweep_reads_off_fewer_rounds_and_writes_its_table_and_plot(pocket_base, tmp_path):
     model, tokenizer = pocket_base
     two = evaluate(model, tokenizer, POCKET_RECORDS, RunSettings(method="self-refine", rounds=2), progress=False)
@@ -155,3 +165,10 @@ def test_a_rounds_sweep_reads_off_fewer_rounds_and_writes_its_table_and_plot(poc
         assert [int(row["rounds"]) for row in csv.DictReader(f)] == [0, 1, 2]
     assert f"| 2 | {rows[2]['accuracy']:.1%} |" in paths[0].read_text()
     assert paths[2].stat().st_size > 1000
+
+
+def test_grade_problem_passes_the_problem_text_for_requested_bases():
+    outputs = ["So the number is \\boxed{52}."]
+    asked = {"answer": "52_8", "problem": "Write 42 in base 8."}
+    assert grade_problem(asked, outputs, 0)["correct"]
+    assert not grade_problem({"answer": "52_8"}, outputs, 0)["correct"]  # no problem text: the subscript counts

@@ -1,6 +1,11 @@
 """Sampling filters and the generation engine: batched, cached, sampled and streamed decoding agree."""
 
 import math
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +15,7 @@ from rfs.generate import (
     filter_top_k,
     filter_top_p,
     generate,
+    generate_ids,
     left_pad,
     sample_next_token,
     sampling_logprobs,
@@ -88,6 +94,28 @@ def test_a_generator_or_no_seed_gives_fresh_samples_a_fixed_seed_repeats(tiny_mo
     assert draws(5) == draws(5)
 
 
+@pytest.mark.parametrize("sampling", [{}, dict(temperature=0.9, top_k=40, seed=2)])
+def test_the_plain_path_generates_what_the_cpu_decode_path_does(tiny_model, tiny_tokenizer, sampling):
+    """cpu_decode=False runs the cache and attention a GPU uses; both paths must give the same tokens."""
+    prompts = [tiny_tokenizer.encode(p) for p in PROMPTS]  # three lengths: padding and a mask
+
+    def run(cpu_decode: bool) -> tuple[list, list]:
+        events = [e for step in generate_ids(tiny_model, prompts, max_new_tokens=10, n=2, logprobs=True,
+                                             cpu_decode=cpu_decode, **sampling) for e in step]
+        return [e[:2] for e in events], [e[2] for e in events]
+
+    (plain_tokens, plain_logprobs), (cpu_tokens, cpu_logprobs) = run(False), run(True)
+    assert plain_tokens == cpu_tokens and len(plain_tokens) == 60
+    assert plain_logprobs == pytest.approx(cpu_logprobs, abs=1e-4)
+
+
+def test_the_plain_path_caches_in_the_models_dtype(tiny_model, tiny_tokenizer):
+    """A bf16 model decodes on the plain path: attention would refuse a cache of another dtype."""
+    prompts = [tiny_tokenizer.encode(p) for p in PROMPTS]
+    steps = list(generate_ids(tiny_model.to(torch.bfloat16), prompts, max_new_tokens=4, cpu_decode=False))
+    assert len(steps) == 4
+
+
 def test_stop_strings_and_finish_reasons(tiny_model, tiny_tokenizer):
     [[free]] = generate(tiny_model, tiny_tokenizer, [PROMPTS[1]], max_new_tokens=20)
     assert free.finish_reason == "length" and len(free.token_ids) == 20
@@ -160,5 +188,17 @@ def test_stream_yields_the_same_text(tiny_model, tiny_tokenizer):
 def test_compiled_model_generates_the_same_tokens(tiny_model, tiny_tokenizer):
     prompts = ["the cat", "a longer prompt than that"]  # two lengths: padding, a mask, rows finishing apart
     eager = generate(tiny_model, tiny_tokenizer, prompts, max_new_tokens=6)
-    compiled = generate(compile_model(tiny_model), tiny_tokenizer, prompts, max_new_tokens=6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled = generate(compile_model(tiny_model), tiny_tokenizer, prompts, max_new_tokens=6)
     assert [[c.token_ids for c in row] for row in compiled] == [[c.token_ids for c in row] for row in eager]
+    assert not [w for w in caught if "graph break" in str(w.message).lower()]
+
+
+def test_generating_does_not_import_the_compiler():
+    """Importing the torch compiler takes seconds: only compile_model (--compile) should pay for it."""
+    code = ("import sys, rfs, rfs.generate; model = rfs.load_model('pocket-base', device='cpu'); "
+            "print('torch._dynamo' in sys.modules)")
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "False"

@@ -9,7 +9,8 @@ import pytest
 import torch
 from conftest import tiny_config
 
-from rfs.hub import CheckpointError, hub_repo, list_models, load_model, save_model
+from rfs import hub
+from rfs.hub import CheckpointError, compute_dtype, count_parameters, hub_repo, list_models, load_model, save_model
 from rfs.qwen3 import Qwen3
 
 transformers = pytest.importorskip("transformers", reason="transformers is the test oracle (pip install -e .[dev])")
@@ -29,6 +30,7 @@ def fill_hf_cache(cache, hf_model, tokenizer_file):
     return snapshot
 
 
+@pytest.mark.slow  # over 10 s: imports transformers
 @pytest.mark.parametrize("tied", [True, False])
 def test_transformers_checkpoint_loads_offline_from_the_hf_cache(tmp_path, tiny_tokenizer_file, tied):
     torch.manual_seed(3)
@@ -117,6 +119,9 @@ def test_list_models_covers_pocket_and_hub():
     rows = {row["name"]: row for row in list_models()}
     assert rows["qwen3-0.6b-base"]["source"] == "Qwen/Qwen3-0.6B-Base"
     assert rows["pocket-base"]["source"] == "shipped with rfs"
+    if rows["pocket-base"]["cached"]:
+        model = load_model("pocket-base", device="cpu")
+        assert rows["pocket-base"]["params"] == f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M" == "1.7M"
 
 
 def test_package_level_entry_points_load_a_model_and_its_tokenizer(tmp_path, tiny_tokenizer_file):
@@ -135,3 +140,28 @@ def test_hub_repo_takes_short_names_and_repository_ids_and_refuses_the_rest():
     for name in ["foo", "./model", "a/b/c"]:
         with pytest.raises(CheckpointError, match="unknown model"):
             hub_repo(name)
+
+
+@pytest.mark.parametrize("flags, bf16", [("fpu avx2 avx512f", False), ("avx512f avx512_bf16", True),
+                                          ("amx_bf16 amx_tile", True), ("fp asimd bf16 i8mm", True), ("", False)])
+def test_bfloat16_is_the_default_only_where_the_cpu_computes_it(flags, bf16, monkeypatch, saved):
+    monkeypatch.setattr(hub, "cpu_flags", lambda: flags)
+    cpu = torch.device("cpu")
+    assert compute_dtype(torch.bfloat16, cpu) == (torch.bfloat16 if bf16 else torch.float32)
+    assert compute_dtype(torch.float32, cpu) == torch.float32 and compute_dtype(torch.float16, cpu) == torch.float32
+    bf16_folder = save_model(load_model(saved, device="cpu", dtype=torch.bfloat16), saved / "bf16")
+    assert next(load_model(bf16_folder, device="cpu").parameters()).dtype == compute_dtype(torch.bfloat16, cpu)
+    assert next(load_model(bf16_folder, device="cpu", dtype=torch.bfloat16).parameters()).dtype == torch.bfloat16
+
+
+def test_count_parameters_reads_the_headers(saved):
+    model = load_model(saved, device="cpu")
+    assert count_parameters(saved) == sum(p.numel() for p in model.parameters())
+
+
+def test_offline_download_of_a_cached_model_returns_its_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hub, "cached", lambda repo: tmp_path / repo if repo == "Qwen/Qwen3-0.6B" else None)
+    assert hub.download("qwen3-0.6b") == tmp_path / "Qwen/Qwen3-0.6B"
+    with pytest.raises(CheckpointError, match="Qwen/Qwen3-1.7B is not in the Hugging Face cache"):
+        hub.download("qwen3-1.7b")

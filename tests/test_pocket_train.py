@@ -9,6 +9,7 @@ from rfs.hub import load_model, load_tokenizer
 from rfs.pocket import train as pocket_train
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_quick_base_then_reasoning(tmp_path):
     base = pocket_train.train("base", work_dir=tmp_path / "base", quick=True, progress=False)
     log = [json.loads(line) for line in (tmp_path / "base" / "log.jsonl").read_text().splitlines()]
@@ -22,6 +23,7 @@ def test_quick_base_then_reasoning(tmp_path):
     assert load_model(reasoning, device="cpu").config == model.config
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_resume_gives_the_same_model_as_an_uninterrupted_run(tmp_path, monkeypatch):
     monkeypatch.setattr(pocket_train, "CHECKPOINT_EVERY", 5)
     straight = pocket_train.train("base", work_dir=tmp_path / "a", quick=True, progress=False)

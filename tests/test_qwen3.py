@@ -4,6 +4,7 @@ import pytest
 import torch
 from conftest import tiny_config
 
+from rfs.cpu_decode import CPUDecodeCache
 from rfs.hub import to_checkpoint_names
 from rfs.qwen3 import CONFIGS, KVCache, Qwen3, apply_rope, rms_norm, rope_cos_sin
 
@@ -35,16 +36,33 @@ def test_logits_match_transformers(overrides):
     assert diff < 1e-4
 
 
-def test_cached_decoding_equals_full_forward(tiny_model):
+@pytest.mark.parametrize("cache_class", [KVCache, CPUDecodeCache])
+def test_cached_decoding_equals_full_forward(tiny_model, cache_class):
     ids = torch.randint(0, 320, (2, 15))
     with torch.no_grad():
         full = tiny_model(ids)
-        cache = KVCache(tiny_model.config, batch_size=2, max_len=32)
+        cache = cache_class(tiny_model.config, batch_size=2, max_len=32)
         pieces = [tiny_model(ids[:, :6], cache=cache)]  # prefill, more prompt after it, then one token at a time
         pieces += [tiny_model(ids[:, 6:9], cache=cache)]
         pieces += [tiny_model(ids[:, t:t + 1], cache=cache) for t in range(9, 15)]
     assert cache.length == 15
     torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_the_plain_cache_keeps_the_model_dtype_the_cpu_cache_float32_transposed_keys(tiny_model):
+    model = tiny_model.to(torch.bfloat16)
+    ids = torch.randint(0, 320, (2, 5))
+    plain, cpu = KVCache(model.config, 2, 8, dtype=torch.bfloat16), CPUDecodeCache(model.config, 2, 8)
+    with torch.no_grad():
+        for cache in plain, cpu:
+            model(ids, cache=cache)
+            model(ids[:, :1], cache=cache)
+    E, K = model.config.head_dim, model.config.num_key_value_heads
+    assert plain.keys[0].dtype == plain.values[0].dtype == torch.bfloat16
+    assert plain.keys[0].shape == plain.values[0].shape == (2, K, 8, E)
+    assert cpu.keys[0].dtype == cpu.values[0].dtype == torch.float32
+    assert cpu.keys[0].shape == (2, K, E, 8) and cpu.values[0].shape == (2, K, 8, E)
+    torch.testing.assert_close(cpu.keys[0][..., :6].transpose(-1, -2), plain.keys[0][:, :, :6].float())
 
 
 def test_last_only_gives_the_last_positions_logits(tiny_model):

@@ -114,6 +114,7 @@ def test_the_oracle_resamples_until_the_last_round_even_when_the_answer_repeats(
     assert oracle.tokens_by_round == [sum(a.tokens for a in oracle.attempts[:r + 1]) for r in range(4)]
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_self_refine_batches_what_refine_round_does_and_counts_every_token(pocket_base):
     model, tokenizer = pocket_base
     problems = [PROBLEM, "What is 8633 + 170 + 86?", "What is 44 \\times 29?"]

@@ -5,7 +5,7 @@ from math import comb
 import pytest
 
 from rfs.generate import Completion, generate
-from rfs.prompts import PROMPTS
+from rfs.prompts import QWEN3_PROMPTS
 from rfs.scaling import best_of_n, majority_vote, pass_at_k, sample_solutions, self_consistency
 
 
@@ -61,8 +61,8 @@ def test_sample_solutions_prompts_each_problem_and_reproduces_its_samples(tiny_m
     assert [[c.token_ids for c in s] for s in first] == [[c.token_ids for c in s] for s in again]
     assert len({tuple(c.token_ids) for c in first[0]}) > 1  # the samples of a problem differ
     assert all(len(c.logprobs) == len(c.token_ids) for s in first for c in s)
-    by_hand = generate(tiny_model, tiny_tokenizer, [PROMPTS["cot"].format(problem=p) for p in problems],
-                       max_new_tokens=8, temperature=0.8, n=3, seed=5)  # the wrapper only adds the cot prompt
+    by_hand = generate(tiny_model, tiny_tokenizer, [QWEN3_PROMPTS["cot"].format(problem=p) for p in problems],
+                       max_new_tokens=8, temperature=0.8, n=3, seed=5)  # the wrapper adds the cot prompt (Qwen3's)
     assert [[c.token_ids for c in s] for s in by_hand] == [[c.token_ids for c in s] for s in first]
     fewer = sample_solutions(tiny_model, tiny_tokenizer, problems, n=2, max_new_tokens=8, seed=5)
     assert [[c.token_ids for c in s] for s in fewer] == [[c.token_ids for c in s[:2]] for s in first]

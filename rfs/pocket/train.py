@@ -1,5 +1,7 @@
 """Training the pocket models on a CPU: pretraining a base model, then teaching it to think.
 
+A tool of the course rather than a lesson: the lessons use the models it trained (README, "The pocket models").
+
 ``rfs pocket train --preset base`` pretrains ``pocket-base`` from scratch on pocket-math documents: mostly a
 problem and its bare answer, and for a minority a worked solution introduced by "Let's think step by step."
 (the ``cot`` prompt), so the model answers tersely by default and works carefully when asked.
@@ -25,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from rfs.hub import load_model, model_dir, save_model
+from rfs.hub import compute_dtype, load_model, model_dir, save_model
 from rfs.pocket.bpe import save_bpe, train_bpe
 from rfs.pocket.data import test_records, train_records
 from rfs.prompts import PROMPTS, build_prompt
@@ -126,44 +128,48 @@ def plot_loss(log_path: Path, png_path: Path) -> Path:
     return png_path
 
 
-def prepare(preset: dict, records: list[dict], work_dir: Path, quick: bool,
-            seed: int) -> tuple[Qwen3, Tokenizer, Path]:
+def prepare(preset: dict, records: list[dict], work_dir: Path, quick: bool, seed: int,
+            device: torch.device) -> tuple[Qwen3, Tokenizer, Path]:
     """The starting model and tokenizer of a preset (a fresh model and a BPE trained on ``records`` for base)."""
     if preset["init"] is None:
         texts = [base_document(r, worked=True) for r in records[:20_000]]
         tokenizer_file = save_bpe(train_bpe(texts, (TOY_CONFIG if quick else POCKET_CONFIG).vocab_size),
                                   work_dir / "tokenizer.json")
         torch.manual_seed(seed)
-        model = Qwen3(TOY_CONFIG if quick else POCKET_CONFIG)
+        model = Qwen3(TOY_CONFIG if quick else POCKET_CONFIG).to(device)
     else:
-        model = load_model(preset["init"], device="cpu", dtype=torch.float32)
+        model = load_model(preset["init"], device=device, dtype=torch.float32)
         tokenizer_file = work_dir / "tokenizer.json"
         shutil.copy(model_dir(preset["init"]) / "tokenizer.json", tokenizer_file)
-    return model, Tokenizer.from_file(tokenizer_file), tokenizer_file
+    return model, Tokenizer.from_file(tokenizer_file, kind="pocket"), tokenizer_file
 
 
 def train(preset_name: str, out_dir: str | Path | None = None, work_dir: str | Path | None = None,
           quick: bool = False, resume: bool = True, seed: int = 0, init: str | None = None,
-          progress: bool = True) -> Path:
+          progress: bool = True, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> Path:
     """Train a pocket model; return the folder of the finished model (Hugging Face layout).
 
     ``work_dir`` (default ``runs/pocket-<preset>``) holds the checkpoint, ``log.jsonl`` and ``loss.png``;
     the model is written to ``out_dir`` (default ``<work_dir>/model``). ``quick`` trains a toy model for a
     few steps (for tests). An existing checkpoint in ``work_dir`` is resumed unless ``resume=False``.
+    Weights stay float32; the forward pass runs in ``dtype`` under autocast, by default bfloat16 where
+    ``device`` computes it natively and float32 elsewhere (:func:`rfs.hub.compute_dtype`).
     """
     preset = PRESETS[preset_name] | (QUICK if quick else {}) | ({"init": init} if init else {})
     work_dir = Path(work_dir or f"runs/pocket-{preset_name}{'-quick' if quick else ''}")
     out_dir = Path(out_dir or work_dir / "model")
     work_dir.mkdir(parents=True, exist_ok=True)
     records = train_records(preset["problems"], seed=seed, style=preset["style"])
-    model, tokenizer, tokenizer_file = prepare(preset, records, work_dir, quick, seed)
+    device = torch.device(device)
+    dtype = dtype or compute_dtype(torch.bfloat16, device)
+    model, tokenizer, tokenizer_file = prepare(preset, records, work_dir, quick, seed, device)
     model.train()
     stream = token_stream(tokenizer, make_documents(preset, records, tokenizer, seed))
     optimizer = torch.optim.AdamW(model.parameters(), lr=preset["lr"], betas=(0.9, 0.95), weight_decay=0.1)
     checkpoint, log_path = work_dir / "checkpoint.pt", work_dir / "log.jsonl"
     start = 0
     if resume and checkpoint.is_file():
-        state = torch.load(checkpoint, weights_only=True)
+        state = torch.load(checkpoint, weights_only=True, map_location=device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start = state["step"]
@@ -179,7 +185,8 @@ def train(preset_name: str, out_dir: str | Path | None = None, work_dir: str | P
         # The batch depends only on (seed, step), so a resumed run sees exactly the batches it would have seen.
         inputs, targets = sample_batch(stream, preset["batch_size"], preset["seq_len"],
                                        torch.Generator().manual_seed(seed * 1_000_003 + step))
-        with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 matmuls: ~1.5x faster on this kind of CPU
+        inputs, targets = inputs.to(device), targets.to(device)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
             logits = model(inputs)
         loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
         loss.backward()
@@ -195,7 +202,7 @@ def train(preset_name: str, out_dir: str | Path | None = None, work_dir: str | P
             save_checkpoint(checkpoint, model, optimizer, step + 1)
     save_checkpoint(checkpoint, model, optimizer, preset["steps"])
     plot_loss(log_path, work_dir / "loss.png")
-    return save_model(model.eval(), out_dir, tokenizer_json=tokenizer_file)
+    return save_model(model.eval(), out_dir, tokenizer_json=tokenizer_file, kind="pocket")
 
 
 def write_data(out_dir: str | Path, train_size: int = 10_000, seed: int = 42) -> list[Path]:

@@ -21,8 +21,9 @@ TUPLE = re.compile(r"^\((-?\d+),\s*(-?\d+)\)$")
 INTERVAL = re.compile(r"^\[(-?\d+),\s*(-?\d+)\]$")
 
 
-def rewrites(gold: str) -> list[tuple[str, bool, str]]:
-    """(prediction, label, rule) triples for one gold answer."""
+def rewrites(gold: str, problem: str) -> list[tuple[str, bool, str] | tuple[str, bool, str, str]]:
+    """(prediction, label, rule) triples for one gold answer; a fourth item is the problem text, given to the
+    verifier where the verdict depends on it."""
     out = [(f"The answer is $\\boxed {{{gold}}}$.", True, "boxed with a space"),
            (f"First \\boxed{{{gold}}}0 was wrong; the answer is \\boxed{{{gold}}}.", True, "last of several boxes")]
     if INT.match(gold):
@@ -62,7 +63,11 @@ def rewrites(gold: str) -> list[tuple[str, bool, str]]:
             k = int(gold[:-3] or 1)
             out.append((f"\\boxed{{{round(k * 3.14159, 2)}}}", False, "rounded multiple of pi"))
     if re.search(r"_\{?\d+\}?$", gold):
-        out.append((re.sub(r"_\{?\d+\}?$", "", gold), False, "base subscript dropped"))
+        digits = re.sub(r"_\{?\d+\}?$", "", gold)
+        out.append((digits, False, "base subscript dropped"))
+        # Every MATH-500 answer with a subscript asks for that base ("in base $8$", "base eight"; read by hand).
+        out += [(f"\\boxed{{{digits}}}", True, "base subscript dropped, the problem asks for that base", problem),
+                (f"\\boxed{{{digits}_{{7}}}}", False, "another base's subscript", problem)]
     if m := re.fullmatch(r"(.+?)\s*\\(?:text|mbox)\{\s*[a-z]+\}(?:\^2)?", gold):
         out.append((f"\\boxed{{{m.group(1)}}}", True, "units dropped"))
     if m := re.fullmatch(r"x \\in (.+)", gold):
@@ -74,7 +79,7 @@ def rewrites(gold: str) -> list[tuple[str, bool, str]]:
     return out
 
 
-# Pairs in the style of real model outputs, each checked by hand: (prediction, reference, label, rule).
+# Pairs in the style of real model outputs, each checked by hand: (prediction, reference, label, rule[, problem]).
 HANDWRITTEN = [
     ("so the area is $\\boxed{12\\pi}$ square units.", "12\\pi", True, "hand: boxed in a sentence"),
     ("\\boxed{12 pi}", "12\\pi", True, "hand: ASCII pi"),
@@ -151,16 +156,70 @@ HANDWRITTEN = [
     ("\\boxed{\\varnothing}", "\\emptyset", True, "hand: empty set"),
     ("\\boxed{\\{1, 2\\}}", "1,2", True, "hand: set braces"),
     ("\\boxed{10^{10^{10}}}", "1", False, "hand: pathological"),
+    # Forms found in real model outputs (issue 12), each with near misses that must stay rejected.
+    ("\\boxed{\\beginpmatrix 1 \\\\ -2 \\endpmatrix}", "\\begin{pmatrix}1\\\\-2\\end{pmatrix}", True,
+     "hand: lost braces"),
+    ("\\boxed{\\beginpmatrix -2 \\\\ 1 \\endpmatrix}", "\\begin{pmatrix}1\\\\-2\\end{pmatrix}", False,
+     "hand: lost braces"),
+    ("\\boxed{12\\mboxcm}", "12", True, "hand: lost braces"),
+    ("\\boxed{13\\mboxcm}", "12", False, "hand: lost braces"),
+    ("\\boxed{\\fracab}", "\\frac{a}{b}", True, "hand: lost braces"),
+    ("\\boxed{\\fracba}", "\\frac{a}{b}", False, "hand: lost braces"),
+    ("$\\boxed{\frac{3}{4}}$", "0.75", True, "hand: lost escape"),
+    ("$\boxed{\frac{3}{4}}$", "0.75", True, "hand: lost escape"),
+    ("$\boxed{\frac{3}{5}}$", "0.75", False, "hand: lost escape"),
+    ("\\boxed{2\\*\\sqrt{19}}", "2\\sqrt{19}", True, "hand: asterisk"),
+    ("\\boxed{2*sqrt(19)}", "\\sqrt{76}", True, "hand: asterisk"),
+    ("\\boxed{2*sqrt(17)}", "2\\sqrt{19}", False, "hand: asterisk"),
+    ("\\boxed{*sqrt(19)}", "\\sqrt{19}", False, "hand: asterisk"),
+    ("\\boxed{(0,36) \\setminus \\{9\\}}", "(0,9) \\cup (9,36)", True, "hand: set difference"),
+    ("\\boxed{\\mathbb{R} \\setminus \\{-1, 1\\}}", "(-\\infty,-1)\\cup(-1,1)\\cup(1,\\infty)", True,
+     "hand: set difference"),
+    ("\\boxed{(0,36) \\setminus \\{9\\}}", "(0,36)", False, "hand: set difference"),
+    ("\\boxed{(0,36) \\setminus \\{8\\}}", "(0,9) \\cup (9,36)", False, "hand: set difference"),
+    ("\\boxed{[0,36] \\setminus \\{9\\}}", "(0,9) \\cup (9,36)", False, "hand: set difference"),
+    ("\\boxed{(0,9) \\cup (9,36]}", "(0,9) \\cup (9,36)", False, "hand: set difference"),
+    ("\\boxed{6.02e23}", "6.02 \\times 10^{23}", True, "hand: scientific notation"),
+    ("\\boxed{1.5E-3}", "0.0015", True, "hand: scientific notation"),
+    ("\\boxed{6.02e22}", "6.02 \\times 10^{23}", False, "hand: scientific notation"),
+    ("\\boxed{6.02e23}", "6.02e22", False, "hand: scientific notation"),
+    ("\\boxed{(1, -2)}", "\\begin{pmatrix}1\\\\-2\\end{pmatrix}", True, "hand: column vector as a tuple"),
+    ("\\boxed{\\begin{pmatrix} 3 \\\\ 0 \\\\ \\frac12 \\end{pmatrix}}", "(3, 0, 0.5)", True,
+     "hand: column vector as a tuple"),
+    ("\\boxed{(-2, 1)}", "\\begin{pmatrix}1\\\\-2\\end{pmatrix}", False, "hand: column vector as a tuple"),
+    ("\\boxed{[1, -2]}", "\\begin{pmatrix}1\\\\-2\\end{pmatrix}", False, "hand: column vector as a tuple"),
+    ("\\boxed{(1, -2, 0)}", "\\begin{pmatrix}1\\\\-2\\end{pmatrix}", False, "hand: column vector as a tuple"),
+    ("\\boxed{\\text{an ellipse}}", "\\text{ellipse}", True, "hand: article"),
+    ("\\boxed{\\text{a line}}", "\\text{parabola}", False, "hand: article"),
+    ("\\boxed{\\text{a circle}}", "\\text{an ellipse}", False, "hand: article"),
+    ("\\boxed{\\text{the hyperbola}}", "\\text{hyperbola}", True, "hand: article"),
+    ("I computed it twice.\nThe answer is 4.", "4", True, "hand: unboxed final sentence"),
+    ("**Final answer:** $\\frac{1}{2}$. Done after 3 steps.", "0.5", True, "hand: unboxed final sentence"),
+    ("The answer is 5. It was 4 at first.", "4", False, "hand: unboxed final sentence"),
+    ("\\boxed{52}", "52_8", True, "hand: base subscript, the problem asks for that base",
+     "Convert $42_{10}$ to base 8."),
+    ("\\boxed{52}", "52_8", False, "hand: base subscript, no problem text"),
+    ("\\boxed{52}", "52_8", False, "hand: base subscript, the problem asks for another base",
+     "Convert $42_{10}$ to base 9."),
+    ("\\boxed{52_7}", "52_8", False, "hand: base subscript, the problem asks for that base", "Answer in base 8."),
+    ("\\boxed{a-b}", "b-a", False, "hand: formulas in two variables"),
+    ("\\boxed{\\frac{x}{y}}", "\\frac{y}{x}", False, "hand: formulas in two variables"),
     ("\\boxed{__import__('os').system('true')}", "0", False, "hand: code is not an answer"),
 ]
 
 
+def row(prediction: str, reference: str, label: bool, rule: str, source: str, problem: str | None = None) -> dict:
+    """One line of the file; ``problem`` only where the verdict depends on the problem's text."""
+    out = {"prediction": prediction, "reference": reference, "label": label, "rule": rule, "id": source}
+    return out | ({"problem": problem} if problem else {})
+
+
 def main(path: Path = DEFAULT_MATH500) -> None:
     problems = json.loads(Path(path).read_text())
-    rows = [{"prediction": pred, "reference": p["answer"], "label": label, "rule": rule, "id": p["unique_id"]}
-            for p in problems for pred, label, rule in rewrites(p["answer"])]
-    rows += [{"prediction": pred, "reference": ref, "label": label, "rule": rule, "id": f"hand/{i}"}
-             for i, (pred, ref, label, rule) in enumerate(HANDWRITTEN)]
+    rows = [row(pred, p["answer"], label, rule, p["unique_id"], *problem)
+            for p in problems for pred, label, rule, *problem in rewrites(p["answer"], p["problem"])]
+    rows += [row(pred, ref, label, rule, f"hand/{i}", *problem)
+             for i, (pred, ref, label, rule, *problem) in enumerate(HANDWRITTEN)]
     (HERE / "verifier_pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"wrote {len(rows)} pairs ({sum(r['label'] for r in rows)} equivalent)")
 
