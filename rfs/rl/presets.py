@@ -48,6 +48,7 @@ class GRPOSettings:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     updates_per_batch: int = 1
+    micro_batch: int = 32  # rows per forward/backward pass (their gradients add up)
     advantage: str = "grpo"  # rfs.rl.advantages.ADVANTAGE_MODES
     ratio: str = "none"  # rfs.rl.losses.RATIOS
     eps_low: float = 0.2

@@ -40,7 +40,7 @@ from rfs.checkpoint import load_checkpoint, save_checkpoint
 from rfs.hub import load_model, load_tokenizer, model_dir, save_model
 from rfs.prompts import build_prompt
 from rfs.rl.advantages import group_advantages, zero_signal_groups
-from rfs.rl.losses import completion_logprobs, grpo_loss, masked_mean
+from rfs.rl.losses import completion_logprobs, grpo_loss
 from rfs.rl.presets import GRPOSettings
 from rfs.rl.rewards import combine_rewards, compute_rewards, correctness_reward
 from rfs.rl.rollouts import Rollouts, sample_rollouts
@@ -109,30 +109,38 @@ def step_seed(settings: GRPOSettings, step: int, round_: int = 0) -> int:
 
 def collect_rollouts(model, tokenizer, stream: PromptStream, settings: GRPOSettings, step: int, share: int,
                      rank: int = 0, world: int = 1) -> tuple[Rollouts, list[dict], torch.Tensor, dict]:
-    """Sample and reward this process's share of a step's groups; refill zero-signal groups if asked.
+    """Sample and reward this process's ``share`` of a step's groups; refill zero-signal groups if asked.
 
+    With dynamic sampling, groups whose samples all agree are dropped and another round of prompts is sampled,
+    up to ``max_sampling_rounds`` rounds (the last round's groups are kept whatever they are). Every process
+    takes the same number of prompts from the stream each round, so the streams stay in step.
     Returns the rollouts, their problems (one per group), the reward columns (B, R) and counts for the metrics.
     """
     kept: list[tuple[Rollouts, list[dict], torch.Tensor]] = []
     counts = {"groups": 0, "zero_signal_groups": 0}
     needed = share
-    for round_ in range(settings.max_sampling_rounds if settings.dynamic_sampling else 1):
-        problems = stream.take(needed * world)[rank::world]  # every process advances the stream alike
-        prompts = [build_prompt(tokenizer, p["problem"], settings.prompt) for p in problems]
-        rollouts = sample_rollouts(model, tokenizer, prompts, settings.group_size, settings.temperature,
-                                   settings.max_new_tokens, top_p=settings.top_p,
-                                   seed=step_seed(settings, step, round_) + rank)
-        references = [p["answer"] for p in problems for _ in range(settings.group_size)]
-        rewards = compute_rewards(rollouts.texts, references, settings.rewards, thinking=settings.prompt == "chat")
-        zero = zero_signal_groups(combine_rewards(rewards, settings.rewards), settings.group_size)
-        counts["groups"] += len(problems)
-        counts["zero_signal_groups"] += int(zero.sum())
-        if settings.dynamic_sampling and round_ + 1 < settings.max_sampling_rounds:
-            keep = [i for i in range(len(problems)) if not zero[i]][:needed]
-            rollouts, problems, rewards = select_groups(rollouts, problems, rewards, keep)
-        kept.append((rollouts, problems, rewards))
-        needed -= len(problems)
-        if needed <= 0:
+    rounds = settings.max_sampling_rounds if settings.dynamic_sampling else 1
+    for round_ in range(rounds):
+        problems = stream.take(share * world)[rank::world]
+        if needed > 0:
+            prompts = [build_prompt(tokenizer, p["problem"], settings.prompt) for p in problems]
+            rollouts = sample_rollouts(model, tokenizer, prompts, settings.group_size, settings.temperature,
+                                       settings.max_new_tokens, top_p=settings.top_p,
+                                       seed=step_seed(settings, step, round_) + rank)
+            references = [p["answer"] for p in problems for _ in range(settings.group_size)]
+            rewards = compute_rewards(rollouts.texts, references, settings.rewards,
+                                      thinking=settings.prompt == "chat")
+            zero = zero_signal_groups(combine_rewards(rewards, settings.rewards), settings.group_size)
+            counts["groups"] += len(problems)
+            counts["zero_signal_groups"] += int(zero.sum())
+            last_round = round_ + 1 == rounds
+            keep = [i for i in range(len(problems)) if last_round or not zero[i]][:needed]
+            kept.append(select_groups(rollouts, problems, rewards, keep))
+            needed -= len(keep)
+        still_needed = torch.tensor(needed)
+        if world > 1:
+            dist.all_reduce(still_needed, op=dist.ReduceOp.MAX)
+        if still_needed <= 0:
             break
     return (concat_rollouts([k[0] for k in kept]), [p for k in kept for p in k[1]],
             torch.cat([k[2] for k in kept]), counts)
@@ -171,47 +179,80 @@ def concat_rollouts(parts: list[Rollouts]) -> Rollouts:
                     torch.cat([p.truncated for p in parts]), [t for p in parts for t in p.texts], parts[0].group_size)
 
 
+def micro_batches(rollouts: Rollouts, rows: torch.Tensor, size: int) -> list[tuple[torch.Tensor, tuple]]:
+    """``rows`` sorted by length and cut into chunks of ``size``; each chunk's tensors lose their all-padding
+    columns, so short completions are not padded to the longest of the whole batch.
+
+    Returns ``(chunk_rows, (prompt_ids, prompt_mask, completion_ids, completion_mask))`` per chunk.
+    """
+    lengths = rollouts.prompt_mask[rows].sum(1) + rollouts.completion_mask[rows].sum(1)
+    chunks = []
+    for chunk in rows[lengths.argsort(descending=True, stable=True)].split(size):
+        prompt_mask, completion_mask = rollouts.prompt_mask[chunk], rollouts.completion_mask[chunk]
+        start = prompt_mask.shape[1] - int(prompt_mask.sum(1).max())  # prompts are left-padded
+        width = int(completion_mask.sum(1).max())  # completions are right-padded
+        chunks.append((chunk, (rollouts.prompt_ids[chunk, start:], prompt_mask[:, start:],
+                               rollouts.completion_ids[chunk, :width], completion_mask[:, :width])))
+    return chunks
+
+
 def update_policy(policy: torch.nn.Module, optimizer: torch.optim.Optimizer, rollouts: Rollouts,
                   advantages: torch.Tensor, settings: GRPOSettings, reference: torch.nn.Module | None = None,
                   world: int = 1) -> dict[str, float]:
     """``updates_per_batch`` optimizer steps on one batch of rollouts; returns the update's metrics.
 
+    The batch is processed in micro-batches of ``micro_batch`` rows whose gradients add up: the loss's
+    normalisers count the whole batch, so the sum over micro-batches is the loss of the whole batch. Rows with
+    zero advantage add nothing to the gradient (without a KL term) and are skipped in a single process.
     ``policy`` may be wrapped in DistributedDataParallel; then ``world`` is the number of processes and the
-    loss's normalisers count the sequences and tokens of all of them.
+    normalisers count the sequences and tokens of all of them.
     """
     mask = rollouts.completion_mask.float()
     if settings.overlong_filter:
         mask = mask * ~rollouts.truncated[:, None]
-    batch = (rollouts.prompt_ids, rollouts.prompt_mask, rollouts.completion_ids, rollouts.completion_mask)
     counts = torch.tensor([float(mask.shape[0]), float(mask.sum())])
     if world > 1:
         dist.all_reduce(counts)
     num_sequences, num_tokens = (counts / world).tolist()
-    old = reference_logprobs = None
-    with torch.no_grad():
-        if settings.updates_per_batch > 1:  # the policy before this batch's updates
-            old, _ = completion_logprobs(policy, *batch, temperature=settings.temperature)
-        if settings.kl_coef and reference is not None:
-            reference_logprobs, _ = completion_logprobs(reference, *batch, temperature=settings.temperature)
-    metrics: dict[str, float] = {}
+    rows = torch.arange(mask.shape[0])
+    if world == 1 and not settings.kl_coef:
+        rows = rows[advantages != 0]
+    if len(rows) == 0:  # nothing to learn from: no step (Adam's momentum would still move the weights)
+        return {"loss": 0.0, "grad_norm": 0.0}
+    chunks = micro_batches(rollouts, rows, settings.micro_batch)
+    temperature = settings.temperature
+    with torch.no_grad():  # the policy before this batch's updates, and the reference
+        olds = [completion_logprobs(policy, *batch, temperature=temperature)[0]
+                if settings.updates_per_batch > 1 else None for _, batch in chunks]
+        references = [completion_logprobs(reference, *batch, temperature=temperature)[0]
+                      if settings.kl_coef and reference is not None else None for _, batch in chunks]
     for _ in range(settings.updates_per_batch):
-        logprobs, entropy = completion_logprobs(policy, *batch, temperature=settings.temperature)
-        loss, stats = grpo_loss(
-            logprobs, advantages, mask, old_logprobs=old if old is not None else logprobs.detach(),
-            ratio=settings.ratio, eps_low=settings.eps_low, eps_high=settings.eps_high,
-            aggregation=settings.aggregation, max_tokens=settings.max_new_tokens,
-            sampler_logprobs=rollouts.sampler_logprobs, tis_cap=settings.tis_cap, ref_logprobs=reference_logprobs,
-            kl_coef=settings.kl_coef, kl_reweight=settings.kl_reweight, offpolicy_delta=settings.offpolicy_delta,
-            num_sequences=num_sequences, num_tokens=num_tokens)
-        if not torch.isfinite(loss):
-            raise FloatingPointError("non-finite loss")
-        loss.backward()
+        totals = dict.fromkeys(["loss", "clip_fraction", "kl", "ratio", "entropy", "tokens"], 0.0)
+        for (chunk, batch), old, ref in zip(chunks, olds, references, strict=True):
+            width = batch[2].shape[1]
+            logprobs, entropy = completion_logprobs(policy, *batch, temperature=temperature)
+            chunk_mask = mask[chunk, :width]
+            loss, stats = grpo_loss(
+                logprobs, advantages[chunk], chunk_mask, old_logprobs=logprobs.detach() if old is None else old,
+                ratio=settings.ratio, eps_low=settings.eps_low, eps_high=settings.eps_high,
+                aggregation=settings.aggregation, max_tokens=settings.max_new_tokens,
+                sampler_logprobs=rollouts.sampler_logprobs[chunk, :width], tis_cap=settings.tis_cap,
+                ref_logprobs=ref, kl_coef=settings.kl_coef, kl_reweight=settings.kl_reweight,
+                offpolicy_delta=settings.offpolicy_delta, num_sequences=num_sequences, num_tokens=num_tokens)
+            if not torch.isfinite(loss):
+                raise FloatingPointError("non-finite loss")
+            loss.backward()
+            tokens = float(batch[3].sum())
+            totals["loss"] += loss.item()
+            totals["entropy"] += float(entropy.sum())
+            for key in ("clip_fraction", "kl", "ratio"):
+                totals[key] += stats[key] * tokens
+            totals["tokens"] += tokens
         grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), settings.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        metrics = stats | {"loss": loss.item(), "grad_norm": float(grad_norm),
-                           "entropy": masked_mean(entropy, rollouts.completion_mask.float()).item()}
-    return metrics
+    tokens = totals.pop("tokens")
+    return {"loss": totals.pop("loss"), "grad_norm": float(grad_norm)} | {k: v / tokens for k, v in totals.items()}
 
 
 # --- Evaluation -------------------------------------------------------------------------------------------
