@@ -213,10 +213,10 @@ def update_policy(policy: torch.nn.Module, optimizer: torch.optim.Optimizer, rol
     counts = torch.tensor([float(mask.shape[0]), float(mask.sum())])
     if world > 1:
         dist.all_reduce(counts)
-    num_sequences, num_tokens = (counts / world).tolist()
+    num_sequences, num_tokens = (counts.clamp(min=1) / world).tolist()
     rows = torch.arange(mask.shape[0])
-    if world == 1 and not settings.kl_coef:
-        rows = rows[advantages != 0]
+    if world == 1 and not settings.kl_coef:  # rows that add nothing: zero advantage, or every token filtered
+        rows = rows[(advantages != 0) & (mask.sum(1) > 0)]
     if len(rows) == 0:  # nothing to learn from: no step (Adam's momentum would still move the weights)
         return {"loss": 0.0, "grad_norm": 0.0}
     chunks = micro_batches(rollouts, rows, settings.micro_batch)
