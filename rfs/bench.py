@@ -11,7 +11,6 @@ prompt's prefill and one decode batch, against one generation per sample, with t
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -115,37 +114,45 @@ def best_of_runs(engines: dict[str, Callable[[], dict]], repeats: int) -> dict[s
     return {name: max(timings, key=lambda r: r["total_tok_s"]) for name, timings in runs.items()}
 
 
-def bench_generate(args: argparse.Namespace) -> list[dict]:
-    """Run the generation benchmark described by ``args``; return one result row per setting."""
-    torch.set_num_threads(args.threads)
-    dtype = getattr(torch, args.dtype)
-    config = POCKET_SIZE if args.size == "pocket" else CONFIGS[args.size]
-    model, hf = random_models(config, dtype, with_transformers=not args.no_transformers)
-    if args.int8:
+def bench_generate(size: str = "0.6b", batches: list[int] = (1, 8), samples: int = 1, prompt_tokens: int = 64,
+                   new_tokens: int = 128, temperature: float = 0.0, dtype: torch.dtype = torch.bfloat16,
+                   int8: bool = False, compile: bool = False, repeats: int = 1,
+                   with_transformers: bool = True) -> list[dict]:
+    """Time our engine (and ``transformers``) on random weights of ``size`` (a ``CONFIGS`` name or "pocket").
+
+    Each of ``batches`` prompts of ``prompt_tokens`` random tokens gets ``samples`` continuations of
+    ``new_tokens`` tokens (greedy at ``temperature`` 0). ``int8`` quantizes our model's weights, ``compile`` adds
+    a row for it under ``torch.compile``, and ``repeats`` times every engine that often, keeping its best run.
+    Returns one result row per engine and batch size.
+    """
+    config = POCKET_SIZE if size == "pocket" else CONFIGS[size]
+    model, hf = random_models(config, dtype, with_transformers=with_transformers)
+    if int8:
         report_int8_error(model)
         model = quantize_int8(model)
     bandwidth = read_bandwidth()
     weights_mb = bytes_per_token(model, 0, 0) / 1e6
-    print(f"model {args.size}: {weights_mb:.0f} MB of weights read per token{' (int8)' if args.int8 else ''}, "
-          f"{args.dtype}, {args.threads} threads; read bandwidth {bandwidth:.1f} GB/s")
+    print(f"model {size}: {weights_mb:.0f} MB of weights read per token{' (int8)' if int8 else ''}, "
+          f"{str(dtype).removeprefix('torch.')}, {torch.get_num_threads()} threads; "
+          f"read bandwidth {bandwidth:.1f} GB/s")
     rows = []
-    for batch in args.batch:
-        prompts = torch.randint(0, config.vocab_size, (batch, args.prompt_tokens),
+    for batch in batches:
+        prompts = torch.randint(0, config.vocab_size, (batch, prompt_tokens),
                                 generator=torch.Generator().manual_seed(batch))
-        n = args.samples
-        limit = bandwidth * 1e9 / bytes_per_token(model, batch * n, args.prompt_tokens + args.new_tokens // 2)
-        engines = {"rfs": partial(time_rfs, model, prompts, args.new_tokens, args.temperature, n)}
-        if args.compile:
+        n = samples
+        limit = bandwidth * 1e9 / bytes_per_token(model, batch * n, prompt_tokens + new_tokens // 2)
+        engines = {"rfs": partial(time_rfs, model, prompts, new_tokens, temperature, n)}
+        if compile:
             compiled = compile_model(model)
             start = time.perf_counter()
-            time_rfs(compiled, prompts, 4, args.temperature, n)  # compiles prefill and decode for these shapes
+            time_rfs(compiled, prompts, 4, temperature, n)  # compiles prefill and decode for these shapes
             print(f"torch.compile warm-up: {time.perf_counter() - start:.0f} s")
-            engines["rfs (torch.compile)"] = partial(time_rfs, compiled, prompts, args.new_tokens, args.temperature, n)
+            engines["rfs (torch.compile)"] = partial(time_rfs, compiled, prompts, new_tokens, temperature, n)
         if hf is not None:
             for onednn in (True, False):
                 engines[f"transformers (oneDNN {'on' if onednn else 'off'})"] = partial(
-                    time_transformers, hf, prompts, args.new_tokens, onednn, args.temperature, n)
-        results = best_of_runs(engines, args.repeats)
+                    time_transformers, hf, prompts, new_tokens, onednn, temperature, n)
+        results = best_of_runs(engines, repeats)
         theirs = [r for name, r in results.items() if name.startswith("transformers")]
         if theirs:  # transformers' best configuration, for each measure
             best_total, best_decode = (max(t[key] for t in theirs) for key in ("total_tok_s", "decode_tok_s"))
@@ -180,26 +187,26 @@ def timed_samples(model: Qwen3, prompts: list[list[int]], new_tokens: int, n: in
     return tokens, time.perf_counter() - start
 
 
-def bench_samples(args: argparse.Namespace) -> dict:
-    """Time ``--samples`` samples for each of ``--problems`` prompts: shared prefill vs one generation per sample.
+def bench_samples(size: str = "0.6b", problems: int = 4, samples: int = 8, prompt_tokens: int = 64,
+                  new_tokens: int = 64, dtype: torch.dtype = torch.bfloat16, seed: int = 0) -> dict:
+    """Time ``samples`` samples for each of ``problems`` prompts: shared prefill vs one generation per sample.
 
     Shared: one call with ``n = samples``; each prompt is prefilled once and all samples decode as one batch.
     Separate: ``samples`` calls with ``n = 1``, call ``j`` seeded ``seed + j``. Sample ``j`` of the shared call
     draws from the same random stream (seed ``seed + j``), so both give the same tokens; that is asserted.
     """
-    torch.set_num_threads(args.threads)
-    config = POCKET_SIZE if args.size == "pocket" else CONFIGS[args.size]
-    model, _ = random_models(config, getattr(torch, args.dtype), with_transformers=False)
-    n, new_tokens = args.samples, args.new_tokens
-    prompts = torch.randint(0, config.vocab_size, (args.problems, args.prompt_tokens),
+    config = POCKET_SIZE if size == "pocket" else CONFIGS[size]
+    model, _ = random_models(config, dtype, with_transformers=False)
+    n = samples
+    prompts = torch.randint(0, config.vocab_size, (problems, prompt_tokens),
                             generator=torch.Generator().manual_seed(0)).tolist()
-    print(f"model {args.size} ({args.dtype}, {args.threads} threads): {args.problems} problems x {n} samples, "
-          f"{args.prompt_tokens}-token prompts, {new_tokens} new tokens")
+    print(f"model {size} ({str(dtype).removeprefix('torch.')}, {torch.get_num_threads()} threads): {problems} "
+          f"problems x {n} samples, {prompt_tokens}-token prompts, {new_tokens} new tokens")
     timed_samples(model, prompts[:1], 2, 1, 0)  # warm up (first-call allocations)
-    shared, shared_s = timed_samples(model, prompts, new_tokens, n, args.seed)
+    shared, shared_s = timed_samples(model, prompts, new_tokens, n, seed)
     separate, separate_s = [], 0.0
     for j in range(n):
-        tokens, seconds = timed_samples(model, prompts, new_tokens, 1, args.seed + j)
+        tokens, seconds = timed_samples(model, prompts, new_tokens, 1, seed + j)
         separate.append(tokens)
         separate_s += seconds
     for r, row in enumerate(shared):  # row r is sample r % n of prompt r // n
@@ -223,44 +230,3 @@ def report_int8_error(model: Qwen3) -> None:
     agree = (exact.argmax(-1) == approx.argmax(-1)).float().mean().item()
     print(f"int8 weights: max |logit difference| {(exact - approx).abs().max().item():.3f} "
           f"(logits span {exact.std().item():.2f} std); top-1 token agrees at {agree:.1%} of positions")
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments of ``rfs bench``."""
-    p.add_argument("what", choices=["generate", "samples"],
-                   help="generate: rfs against transformers; samples: n samples per problem sharing the prompt's "
-                        "prefill against one generation per sample")
-    p.add_argument("--size", default="0.6b", choices=[*CONFIGS, "pocket"],
-                   help="architecture with random weights: a Qwen3 size or 'pocket' (~5M parameters); default 0.6b")
-    p.add_argument("--batch", type=int, nargs="+", default=[1, 8], help="generate: batch sizes (default 1 8)")
-    p.add_argument("--problems", type=int, default=4, help="samples: prompts sampled together (default 4)")
-    p.add_argument("--samples", type=int, default=None,
-                   help="samples per prompt, sharing its prefill (default 1 for generate, 8 for samples)")
-    p.add_argument("--prompt-tokens", type=int, default=64, help="prompt length (default 64)")
-    p.add_argument("--new-tokens", type=int, default=None,
-                   help="tokens to generate (default 128 for generate, 64 for samples)")
-    p.add_argument("--temperature", type=float, default=0.0,
-                   help="generate: 0 = greedy (default); >0 samples (samples always draws at 0.8)")
-    p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"], help="weight dtype")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
-    p.add_argument("--no-transformers", action="store_true", help="time rfs alone")
-    p.add_argument("--int8", action="store_true", help="int8 weight-only rfs model (reports the logit error)")
-    p.add_argument("--repeats", type=int, default=1,
-                   help="generate: time each engine this many times, taking turns, and report its best run")
-    p.add_argument("--compile", action="store_true",
-                   help="generate: also time rfs under torch.compile (warm-up reported apart; minutes for 0.6b)")
-    p.add_argument("--seed", type=int, default=0, help="samples: sampling seed (default 0)")
-
-
-def main(args: argparse.Namespace) -> int:
-    """Entry point of ``rfs bench``."""
-    if args.what == "samples":
-        bench_samples(replace_defaults(args, samples=8, new_tokens=64))
-    else:
-        bench_generate(replace_defaults(args, samples=1, new_tokens=128))
-    return 0
-
-
-def replace_defaults(args: argparse.Namespace, **defaults) -> argparse.Namespace:
-    """``args`` with each option in ``defaults`` that was not given set to its default for this benchmark."""
-    return argparse.Namespace(**vars(args) | {k: v for k, v in defaults.items() if getattr(args, k) is None})

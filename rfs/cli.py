@@ -1,15 +1,33 @@
 """The ``rfs`` command: thin front ends over the library (run ``rfs --help`` or ``rfs COMMAND --help``).
 
-Every command does its work through the same functions the lessons teach; this file only parses arguments
-and prints. Heavy imports happen inside the commands so that ``rfs --help`` answers at once.
+Every command does its work through the same functions the lessons teach; this file only parses arguments,
+checks them and prints. It is the one place that parses arguments: library functions take plain arguments or
+a settings dataclass. Bad or conflicting flags are refused by the parser with a message that says what to use
+instead. Heavy imports (torch) happen inside the commands, so that ``rfs --help`` and argument errors answer at
+once.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 DEFAULT_MODEL = "pocket-base"
+# Names the library defines, repeated here so that the parser needs no torch; tests/test_cli.py checks that they
+# match rfs.evaluate.METHODS, rfs.scaling.SCORERS, rfs.refine.CRITICS, rfs.qwen3.CONFIGS and the pocket presets.
+METHODS = ("greedy", "self-consistency", "best-of-n", "self-refine")
+SCORERS = ("logprob", "mean-logprob", "heuristic")
+CRITICS = ("verifier", "self-check")
+BENCH_SIZES = ("0.6b", "1.7b", "4b", "8b", "14b", "32b", "tiny", "pocket")
+POCKET_PRESETS = ("base", "reasoning")
+DTYPES = ("float32", "bfloat16", "float16")
+
+EPILOG = """examples (on the pocket models that ship with rfs):
+  rfs generate "What is 17 + 25?" --chat --thinking off
+  rfs chat
+  rfs eval --method cot --limit 50
+run `rfs COMMAND --help` for a command's options"""
 EVAL_EXAMPLES = """examples:
   rfs eval --method cot                                   greedy, step by step
   rfs eval --method self-consistency --samples 8          majority vote of 8 samples at T=0.8
@@ -20,44 +38,123 @@ EVAL_EXAMPLES = """examples:
   rfs eval --report results.jsonl                         regrade and summarize a results file"""
 
 
-def _add_model_args(p: argparse.ArgumentParser, default: str = DEFAULT_MODEL) -> None:
-    from rfs.generate import COMPILE_HELP
+# --- Checking values as they are parsed -----------------------------------------------------------------------
 
-    p.add_argument("--model", default=default,
-                   help=f"model name or folder (default {default}; `rfs models` lists names)")
+def number(text: str, kind: type[int] | type[float]) -> int | float:
+    """``text`` read as an ``int`` or ``float``, or an argparse error that says so."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+
+
+def positive_int(text: str) -> int:
+    """A whole number of 1 or more (counts: samples, tokens, problems, threads)."""
+    value = number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too small: use a whole number of 1 or more")
+    return value
+
+
+def natural(text: str) -> int:
+    """A whole number of 0 or more (rounds of refinement)."""
+    value = number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0: use a whole number of 0 or more")
+    return value
+
+
+def temperature(text: str) -> float:
+    """A sampling temperature: 0 (greedy) or more."""
+    value = number(text, float)
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{value} is not 0 or more: use 0 for greedy decoding, or a positive "
+                                         "temperature such as 0.8 to sample")
+    return value
+
+
+def probability_mass(text: str) -> float:
+    """A top-p value: a share of the probability in (0, 1]."""
+    value = number(text, float)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{value} is outside (0, 1]: use a share of the probability such as "
+                                         "0.9 (1 keeps every token)")
+    return value
+
+
+def prompt_text(text: str) -> str:
+    """A prompt: some text for the model to continue."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError('the prompt is empty: give the text to continue, e.g. "What is 2 + 3?"')
+    return text
+
+
+# --- Flags every command that runs a model shares --------------------------------------------------------------
+
+def add_machine_args(p: argparse.ArgumentParser, model: str | None = DEFAULT_MODEL, compile: bool = True) -> None:
+    """``--model`` (when the command loads one; default ``model``), ``--device``, ``--dtype``, ``--threads`` and,
+    where it applies, ``--compile``."""
+    if model:
+        p.add_argument("--model", default=model,
+                       help=f"model name or folder (default {model}; `rfs models` lists names)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the fastest available)")
-    p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
-                   help="weight dtype (default: as stored in the checkpoint)")
-    p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
+    p.add_argument("--dtype", default=None, choices=DTYPES,
+                   help="compute dtype (default: bfloat16 where the device computes it natively, else float32)")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="CPU threads (default: torch's choice, one per core; 1 in a pytest-xdist worker)")
+    if compile:
+        p.add_argument("--compile", action="store_true",
+                       help="torch.compile the model: the first steps compile (about a minute for a pocket "
+                            "model on a CPU), later ones run faster")
 
 
-def _add_sampling_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-new-tokens", type=int, default=256, help="stop after this many new tokens (default 256)")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 means greedy decoding (default 0)")
-    p.add_argument("--top-k", type=int, default=None, help="sample only among the k most likely tokens")
-    p.add_argument("--top-p", type=float, default=None, help="sample only within the nucleus of probability p")
+def add_sampling_args(p: argparse.ArgumentParser) -> None:
+    """How ``rfs generate`` and ``rfs chat`` pick each next token."""
+    p.add_argument("--max-new-tokens", type=positive_int, default=256,
+                   help="stop after this many new tokens (default 256)")
+    p.add_argument("--temperature", type=temperature, default=0.0, help="0 means greedy decoding (default 0)")
+    p.add_argument("--top-k", type=positive_int, default=None, help="sample only among the k most likely tokens")
+    p.add_argument("--top-p", type=probability_mass, default=None,
+                   help="sample only within the nucleus of probability p, in (0, 1]")
     p.add_argument("--seed", type=int, default=0, help="random seed for sampling (default 0)")
 
 
-def _load(args: argparse.Namespace):
+def set_threads(args: argparse.Namespace) -> None:
+    """Apply ``--threads``; without it, a pytest-xdist worker takes one thread so that workers do not compete."""
+    import torch
+
+    threads = args.threads or (1 if os.environ.get("PYTEST_XDIST_WORKER") else None)
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def load(args: argparse.Namespace):
+    """The model and tokenizer that ``--model``, ``--device``, ``--dtype``, ``--compile`` (and ``--int8``) ask for."""
     import torch
 
     from rfs.generate import compile_model
     from rfs.hub import load_model, load_tokenizer
 
+    set_threads(args)
     dtype = getattr(torch, args.dtype) if args.dtype else None
     model = load_model(args.model, device=args.device, dtype=dtype)
+    if getattr(args, "int8", False):  # rfs eval's option
+        from rfs.quantize import quantize_int8
+
+        model = quantize_int8(model)
     return compile_model(model) if args.compile else model, load_tokenizer(args.model)
 
+
+# --- The commands ----------------------------------------------------------------------------------------------
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """Continue a prompt (or answer it as a chat message with --chat), streaming the text."""
     from rfs.generate import generate, stream
 
-    model, tokenizer = _load(args)
+    model, tokenizer = load(args)
     prompt = args.prompt
     if args.chat:
-        prompt = tokenizer.render_chat([{"role": "user", "content": prompt}], thinking=args.thinking == "on")
+        prompt = tokenizer.render_chat([{"role": "user", "content": prompt}], thinking=args.thinking != "off")
     sampling = dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
                     top_p=args.top_p, seed=args.seed)
     if args.n == 1:
@@ -75,7 +172,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     """A multi-turn chat in the terminal; the model's reply streams as it is generated."""
     from rfs.generate import stream
 
-    model, tokenizer = _load(args)
+    model, tokenizer = load(args)
     messages = [{"role": "system", "content": args.system}] if args.system else []
     print(f"Chatting with {args.model} (thinking {args.thinking}). Empty line or Ctrl-D quits.")
     while True:
@@ -121,44 +218,233 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run a benchmark: ``generate`` (rfs against transformers) or ``samples`` (shared prefill against one call per
     sample)."""
-    from rfs import bench
+    import torch
 
-    return bench.main(args)
+    from rfs.bench import bench_generate, bench_samples
+
+    set_threads(args)
+    dtype = getattr(torch, args.dtype or "bfloat16")
+    if args.what == "samples":
+        bench_samples(args.size, args.problems, args.samples or 8, args.prompt_tokens, args.new_tokens or 64, dtype,
+                      args.seed)
+    else:
+        bench_generate(args.size, args.batch, args.samples or 1, args.prompt_tokens, args.new_tokens or 128,
+                       args.temperature, dtype, args.int8, args.compile, args.repeats, not args.no_transformers)
+    return 0
+
+
+def eval_settings(args: argparse.Namespace):
+    """The :class:`rfs.evaluate.RunSettings` of ``rfs eval``'s flags (``--method cot`` is greedy with the cot
+    prompt; ``--thinking`` implies the chat prompt)."""
+    from rfs.evaluate import RunSettings
+
+    method, prompt = args.method, args.prompt
+    if method == "cot":
+        method, prompt = "greedy", "cot"
+    return RunSettings(method=method, prompt=prompt, thinking=None if args.thinking is None else args.thinking == "on",
+                       samples=args.samples, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
+                       seed=args.seed, scorer=args.scorer, rounds=args.rounds, critic=args.critic,
+                       check_samples=args.check_samples)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a model on a math dataset, by greedy decoding or by a method of chapters 4-5; results resume."""
-    from rfs import evaluate
+    from pathlib import Path
 
-    return evaluate.main(args)
+    from rfs.evaluate import describe, evaluate, plot_by_level, print_summary, read_results, regrade, summarize
+
+    if args.report:
+        results = regrade(read_results(args.report))
+        if not results:
+            raise FileNotFoundError(f"no results in {args.report}")
+        title = Path(args.report).stem
+    else:
+        from rfs.datasets import load_dataset
+        from rfs.evaluate import sweep_settings
+
+        settings, out = eval_settings(args), args.out
+        if args.sweep:
+            settings, values = sweep_settings(settings, args.sweep_values)
+            out_dir = Path(args.out_dir or f"runs/sweep-{settings.method}")
+            out = out or out_dir / "results.jsonl"
+        records = load_dataset(args.dataset, limit=args.limit, path=args.data)
+        model, tokenizer = load(args)
+        results = evaluate(model, tokenizer, records, settings, out=out, batch_size=args.batch_size)
+        title = f"{args.model}: {describe(settings.record())}"
+        if args.sweep:
+            from rfs.sweep import sweep_rows, write_sweep
+
+            paths = write_sweep(sweep_rows(results, values), out_dir, title)
+            print(paths[0].read_text() + "written: " + ", ".join(map(str, paths)))
+    summary = summarize(results)
+    print_summary(summary)
+    if args.plot:
+        print(f"plot saved to {plot_by_level(summary, args.plot, title)}")
+    return 0
 
 
 def cmd_pocket(args: argparse.Namespace) -> int:
     """Rebuild the pocket data and models (see ``rfs pocket --help``)."""
     from rfs.pocket import train
 
-    return train.main(args)
+    if args.pocket_command == "data":
+        for path in train.write_data(args.out, args.train_size):
+            print(f"wrote {path}")
+        return 0
+    set_threads(args)
+    folder = train.train(args.preset, args.out, args.work_dir, quick=args.quick, resume=not args.fresh,
+                         seed=args.seed, init=args.init)
+    print(f"model saved to {folder}")
+    return 0
+
+
+# --- Flags that do not fit together ------------------------------------------------------------------------------
+
+def generate_conflicts(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``rfs generate``'s flags taken together, or None."""
+    if args.thinking is not None and not args.chat:
+        return "--thinking applies to the chat format: add --chat, or drop --thinking"
+    return None
+
+
+def eval_conflicts(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``rfs eval``'s flags taken together, or None."""
+    if args.report:
+        return None
+    if args.method == "cot" and args.prompt not in (None, "cot"):
+        return "--method cot is greedy decoding with the cot prompt: drop --prompt, or use --method greedy --prompt ..."
+    if args.thinking is not None and args.prompt not in (None, "chat"):
+        return (f"--thinking {args.thinking} uses the chat prompt, not the {args.prompt} prompt: drop --prompt "
+                f"{args.prompt}, or drop --thinking")
+    if args.sweep and args.samples is not None:
+        return "--sweep chooses the numbers of samples itself: give them as --sweep-values"
+    if args.sweep and args.method not in ("self-consistency", "best-of-n", "self-refine"):
+        return "--sweep needs --method self-consistency, best-of-n or self-refine"
+    if args.sweep_values and args.method != "self-refine" and min(args.sweep_values) < 1:
+        return "--sweep-values of samples start at 1 (0 rounds is a self-refine value only)"
+    return None
+
+
+# --- The parser --------------------------------------------------------------------------------------------------
+
+def add_eval_parser(sub) -> None:
+    """``rfs eval``."""
+    p = sub.add_parser("eval", help="evaluate a model on pocket-math or MATH-500", description=cmd_eval.__doc__,
+                       epilog=EVAL_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_machine_args(p)
+    p.add_argument("--dataset", default="pocket-math", choices=["pocket-math", "math500"], help="problems to solve")
+    p.add_argument("--data", default=None, help="a local MATH-500 JSON/JSONL file (instead of the hub)")
+    p.add_argument("--limit", type=positive_int, default=None, help="evaluate only the first N problems")
+    p.add_argument("--method", default=None, choices=["greedy", "cot", *METHODS[1:]],
+                   help="greedy: one greedy answer (plain prompt); cot: greedy, step by step; self-consistency: "
+                        "majority vote of --samples; best-of-n: the sample --scorer rates highest; self-refine: "
+                        "critique and revise for --rounds (default: greedy, or a vote when --samples > 1)")
+    p.add_argument("--prompt", default=None, choices=["plain", "cot", "chat"],
+                   help="plain: ask for the answer; cot: ask to think step by step; chat: the chat format "
+                        "(default: cot for the chapter 4-5 methods, else plain)")
+    p.add_argument("--thinking", choices=["on", "off"], default=None,
+                   help="use the chat format with thinking on or off (implies --prompt chat)")
+    p.add_argument("--samples", type=positive_int, default=None,
+                   help="samples per problem (default 8 for self-consistency and best-of-n, else 1; "
+                        "without --method, >1 takes a majority vote)")
+    p.add_argument("--temperature", type=temperature, default=None,
+                   help="sampling temperature (default 0.8 for self-consistency and best-of-n, else 0: greedy)")
+    p.add_argument("--scorer", default="mean-logprob", choices=SCORERS,
+                   help="how best-of-n and self-refine rate a solution: logprob (sum of token log-probabilities), "
+                        "mean-logprob (their mean; default) or heuristic (boxed, finished, short)")
+    p.add_argument("--rounds", type=positive_int, default=2,
+                   help="self-refine: most critique-and-revise rounds (default 2)")
+    p.add_argument("--critic", default="self-check", choices=CRITICS,
+                   help="self-refine: self-check (the model recomputes its own steps; default) or verifier (an "
+                        "ORACLE that compares with the reference answer: an upper bound, not a deployable method)")
+    p.add_argument("--check-samples", type=positive_int, default=1,
+                   help="self-refine with self-check: solve each claim's check this many times at T=0.8 and take "
+                        "their vote (default 1: one greedy check, which tends to repeat the solution's mistake)")
+    p.add_argument("--max-new-tokens", type=positive_int, default=384, help="default 384")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="problems generated together (default 32)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--out", default=None, help="results JSONL; an existing file is resumed")
+    p.add_argument("--report", default=None, metavar="RESULTS", help="regrade a results file and summarize it")
+    p.add_argument("--plot", default=None, metavar="PNG", help="save a bar chart of accuracy by level")
+    p.add_argument("--int8", action="store_true", help="int8 weight-only model (see rfs.quantize)")
+    p.add_argument("--sweep", action="store_true",
+                   help="accuracy against compute: run the largest of --sweep-values once and score every smaller "
+                        "one (samples of self-consistency and best-of-n, rounds of self-refine)")
+    p.add_argument("--sweep-values", type=natural, nargs="+", default=None, metavar="N",
+                   help="samples (default 1 2 4 8 16) or rounds (default 0 to --rounds) to report")
+    p.add_argument("--out-dir", default=None,
+                   help="--sweep: folder for results.jsonl, sweep.md, sweep.csv and sweep.png "
+                        "(default runs/sweep-METHOD)")
+    p.set_defaults(func=cmd_eval, conflicts=eval_conflicts)
+
+
+def add_bench_parser(sub) -> None:
+    """``rfs bench``."""
+    p = sub.add_parser("bench", help="benchmarks against transformers", description=cmd_bench.__doc__)
+    p.add_argument("what", choices=["generate", "samples"],
+                   help="generate: rfs against transformers; samples: n samples per problem sharing the prompt's "
+                        "prefill against one generation per sample")
+    add_machine_args(p, model=None)
+    p.add_argument("--size", default="0.6b", choices=BENCH_SIZES,
+                   help="architecture with random weights: a Qwen3 size or 'pocket' (~5M parameters); default 0.6b")
+    p.add_argument("--batch", type=positive_int, nargs="+", default=[1, 8],
+                   help="generate: batch sizes (default 1 8)")
+    p.add_argument("--problems", type=positive_int, default=4, help="samples: prompts sampled together (default 4)")
+    p.add_argument("--samples", type=positive_int, default=None,
+                   help="samples per prompt, sharing its prefill (default 1 for generate, 8 for samples)")
+    p.add_argument("--prompt-tokens", type=positive_int, default=64, help="prompt length (default 64)")
+    p.add_argument("--new-tokens", type=positive_int, default=None,
+                   help="tokens to generate (default 128 for generate, 64 for samples)")
+    p.add_argument("--temperature", type=temperature, default=0.0,
+                   help="generate: 0 = greedy (default); >0 samples (samples always draws at 0.8)")
+    p.add_argument("--no-transformers", action="store_true", help="time rfs alone")
+    p.add_argument("--int8", action="store_true", help="int8 weight-only rfs model (reports the logit error)")
+    p.add_argument("--repeats", type=positive_int, default=1,
+                   help="generate: time each engine this many times, taking turns, and report its best run")
+    p.add_argument("--seed", type=int, default=0, help="samples: sampling seed (default 0)")
+    p.set_defaults(func=cmd_bench)
+
+
+def add_pocket_parser(sub) -> None:
+    """``rfs pocket data`` and ``rfs pocket train``."""
+    p = sub.add_parser("pocket", help="rebuild the pocket data and models", description=cmd_pocket.__doc__)
+    pocket = p.add_subparsers(dest="pocket_command", required=True, metavar="{data,train}")
+    d = pocket.add_parser("data", help="write the pocket-math test split (500 problems) and a training sample")
+    d.add_argument("--out", default="runs/pocket-math", help="output folder (default runs/pocket-math)")
+    d.add_argument("--train-size", type=positive_int, default=10_000,
+                   help="training problems to write (default 10000)")
+    t = pocket.add_parser("train", help="train a pocket model (base: ~25 min, reasoning: ~10 min on 2 cores)")
+    t.add_argument("--preset", choices=POCKET_PRESETS, required=True, help="base (from scratch) or reasoning")
+    t.add_argument("--out", default=None, help="model folder (default runs/pocket-PRESET/model)")
+    t.add_argument("--work-dir", default=None, help="checkpoint, log and plot (default runs/pocket-PRESET)")
+    t.add_argument("--init", default=None, help="model to start from (reasoning: default pocket-base)")
+    t.add_argument("--quick", action="store_true", help="a toy model in a few seconds (for tests)")
+    t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
+    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_machine_args(t, model=None, compile=False)
+    p.set_defaults(func=cmd_pocket)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``rfs`` command and its subcommands."""
     parser = argparse.ArgumentParser(
         prog="rfs", description="Reasoning from scratch: Qwen3 models, generation, evaluation and training.",
-        epilog="Start with `rfs generate \"Q: What is 17+25?\\nA:\"` (runs on the shipped pocket model).")
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("generate", help="generate text from a prompt", description=cmd_generate.__doc__)
-    p.add_argument("prompt", help="the text to continue")
-    _add_model_args(p)
-    _add_sampling_args(p)
-    p.add_argument("--n", type=int, default=1, help="number of samples (default 1, streamed)")
+    p.add_argument("prompt", type=prompt_text, help="the text to continue")
+    add_machine_args(p)
+    add_sampling_args(p)
+    p.add_argument("--n", type=positive_int, default=1, help="number of samples (default 1, streamed)")
     p.add_argument("--chat", action="store_true", help="wrap the prompt as a user message in the chat format")
-    p.add_argument("--thinking", choices=["on", "off"], default="on", help="with --chat: let the model think first")
-    p.set_defaults(func=cmd_generate)
+    p.add_argument("--thinking", choices=["on", "off"], default=None,
+                   help="with --chat: let the model think first (default on)")
+    p.set_defaults(func=cmd_generate, conflicts=generate_conflicts)
 
     p = sub.add_parser("chat", help="chat with a model in the terminal", description=cmd_chat.__doc__)
-    _add_model_args(p, default="pocket-reasoning")
-    _add_sampling_args(p)
+    add_machine_args(p, model="pocket-reasoning")
+    add_sampling_args(p)
     p.add_argument("--thinking", choices=["on", "off"], default="on", help="think before answering (default on)")
     p.add_argument("--system", default=None, help="an optional system message")
     p.set_defaults(func=cmd_chat)
@@ -170,29 +456,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="a name from `rfs models` (e.g. qwen3-0.6b) or a hub repo (Qwen/Qwen3-0.6B)")
     p.set_defaults(func=cmd_download)
 
-    from rfs.bench import add_arguments as add_bench_arguments
-    from rfs.evaluate import add_arguments as add_eval_arguments
-
-    p = sub.add_parser("bench", help="benchmarks against transformers", description=cmd_bench.__doc__)
-    add_bench_arguments(p)
-    p.set_defaults(func=cmd_bench)
-
-    p = sub.add_parser("eval", help="evaluate a model on pocket-math or MATH-500", description=cmd_eval.__doc__,
-                       epilog=EVAL_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_eval_arguments(p)
-    p.set_defaults(func=cmd_eval)
-
-    from rfs.pocket.train import add_arguments as add_pocket_arguments
-
-    p = sub.add_parser("pocket", help="rebuild the pocket data and models", description=cmd_pocket.__doc__)
-    add_pocket_arguments(p)
-    p.set_defaults(func=cmd_pocket)
+    add_bench_parser(sub)
+    add_eval_parser(sub)
+    add_pocket_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rfs`` command."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = args.conflicts(args) if "conflicts" in args else None
+    if problem:
+        parser.exit(2, f"rfs {args.command}: error: {problem}\n")
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -11,16 +11,15 @@ Besides one greedy answer, a problem can be solved by the methods of chapter 4 (
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections import Counter, defaultdict
 from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from rfs.generate import COMPILE_HELP
 from rfs.prompts import build_prompt
 from rfs.qwen3 import Qwen3
 from rfs.refine import CRITICS, self_refine
@@ -64,120 +63,146 @@ def grade_problem(record: dict, outputs: list[str], chosen: int | None = None) -
             "correct": final is not None and grade_answer(final, record["answer"])}
 
 
-def run_settings(method: str | None = None, prompt: str | None = None, thinking: bool | None = None,
-                 samples: int | None = None, temperature: float | None = None, max_new_tokens: int = 384,
-                 seed: int = 0, scorer: str = "mean-logprob", rounds: int = 2, critic: str = "self-check",
-                 check_samples: int = 1) -> dict:
-    """The settings that decide a run's results, as stored in each record: only those ``method`` uses.
+@dataclass(frozen=True)
+class RunSettings:
+    """The settings that decide a run's results: how each problem is solved (chapters 3-5).
 
-    Defaults: without a method, one sample is greedy and several take a vote (self-consistency); self-consistency
-    and best-of-n draw 8 samples at temperature 0.8 (they must differ); the prompt is cot for the methods of
-    chapters 4-5 and plain otherwise.
+    Leave a field at None for its method's default: without a method, one sample is greedy and several take a
+    vote (self-consistency); self-consistency and best-of-n draw 8 samples at temperature 0.8 (they must
+    differ); the prompt is cot for the methods of chapters 4-5 and plain otherwise. ``scorer`` (an
+    ``rfs.scaling.SCORERS`` name) rates the samples of best-of-n and the attempts of self-refine; ``rounds``,
+    ``critic`` (``rfs.refine.CRITICS``) and ``check_samples`` (sampled checks per claim that vote) are
+    self-refine's. Settings that do not fit together raise a ``ValueError`` that says what to use instead.
     """
-    prompt = prompt or ("plain" if method in (None, "greedy") else "cot")
-    samples = samples or (8 if method in ("self-consistency", "best-of-n") else 1)
-    method = method or ("self-consistency" if samples > 1 else "greedy")
+
+    method: str | None = None  # a METHODS name
+    prompt: str | None = None  # plain, cot or chat (rfs.prompts)
+    thinking: bool | None = None  # with prompt="chat": think first (default on)
+    samples: int | None = None  # solutions per problem
+    temperature: float | None = None  # 0: greedy
+    max_new_tokens: int = 384
+    seed: int = 0
+    scorer: str = "mean-logprob"
+    rounds: int = 2
+    critic: str = "self-check"
+    check_samples: int = 1
+
+    def __post_init__(self) -> None:
+        method = self.method or ("self-consistency" if (self.samples or 1) > 1 else "greedy")
+        sampled = method in ("self-consistency", "best-of-n")
+        prompt = self.prompt or ("chat" if self.thinking is not None else "plain" if method == "greedy" else "cot")
+        samples = self.samples or (8 if sampled else 1)
+        temperature = self.temperature if self.temperature is not None else 0.8 if sampled else 0.0
+        check_settings_fit(method, prompt, self.thinking, samples, temperature, self.scorer, self.critic)
+        thinking = self.thinking is not False if prompt == "chat" else None
+        resolved = dict(method=method, prompt=prompt, samples=samples, temperature=temperature, thinking=thinking)
+        for name, value in resolved.items():
+            object.__setattr__(self, name, value)  # a frozen dataclass fills in its own defaults, once
+
+    def record(self) -> dict:
+        """The settings as each results record stores them: only those this run's method uses."""
+        stored = {"method": self.method, "prompt": self.prompt, "thinking": self.thinking,
+                  "max_new_tokens": self.max_new_tokens, "seed": self.seed}
+        if self.method == "self-refine":  # always greedy
+            stored |= {"rounds": self.rounds, "critic": self.critic, "scorer": self.scorer}
+            return stored | ({"check_samples": self.check_samples} if self.critic == "self-check" else {})
+        stored["temperature"] = self.temperature
+        if self.method != "greedy":
+            stored["samples"] = self.samples
+        return stored | ({"scorer": self.scorer} if self.method == "best-of-n" else {})
+
+
+def check_settings_fit(method: str, prompt: str, thinking: bool | None, samples: int, temperature: float,
+                       scorer: str, critic: str) -> None:
+    """Raise a ``ValueError`` saying what to use instead when run settings do not fit together."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: choose one of {list(METHODS)}")
     if scorer not in SCORERS or critic not in CRITICS:
         raise ValueError(f"choose a scorer from {list(SCORERS)} and a critic from {list(CRITICS)}")
+    if thinking is not None and prompt != "chat":
+        raise ValueError(f"thinking on or off applies to the chat prompt, not to the {prompt} prompt: "
+                         "drop thinking, or use prompt='chat'")
     if method in ("greedy", "self-refine") and samples != 1:
         raise ValueError(f"{method} gives one solution per problem: for several samples use --method "
                          f"self-consistency or best-of-n")
-    settings = {"method": method, "prompt": prompt, "thinking": thinking is not False if prompt == "chat" else None,
-                "max_new_tokens": max_new_tokens, "seed": seed}
-    if method == "self-refine":
-        if temperature:
-            raise ValueError("self-refine decodes greedily (the first solution, the checks and the revisions): "
-                             "drop the temperature")
-        settings |= {"rounds": rounds, "critic": critic, "scorer": scorer}
-        return settings | ({"check_samples": check_samples} if critic == "self-check" else {})
-    if method == "greedy":  # greedy unless a temperature is given
-        return settings | {"temperature": temperature or 0.0}
-    settings |= {"temperature": 0.8 if temperature is None else temperature, "samples": samples}
-    return settings | ({"scorer": scorer} if method == "best-of-n" else {})
+    if method == "self-refine" and temperature:
+        raise ValueError("self-refine decodes greedily (the first solution, the checks and the revisions): "
+                         "drop the temperature")
 
 
-def describe(settings: dict) -> str:
-    """A one-line description of a run's settings; an oracle critic is named as one."""
-    text = f"{settings['method']} ({METHODS[settings['method']]}); " + ", ".join(
-        f"{k} {v}" for k, v in settings.items() if k != "method" and v is not None)
-    if settings.get("critic") == "verifier":
+def describe(stored: dict) -> str:
+    """A one-line description of a run's settings as a record stores them; an oracle critic is named as one."""
+    text = f"{stored['method']} ({METHODS[stored['method']]}); " + ", ".join(
+        f"{k} {v}" for k, v in stored.items() if k != "method" and v is not None)
+    if stored.get("critic") == "verifier":
         text += ("\nORACLE: the verifier critic reads the reference answers; this is an upper bound, "
                  "not a method that can be deployed")
     return text
 
 
-def solve(model: Qwen3, tokenizer: Tokenizer, records: list[dict], settings: dict,
+def solve(model: Qwen3, tokenizer: Tokenizer, records: list[dict], settings: RunSettings,
           batch_size: int | None = None) -> list[dict]:
-    """Solve ``records`` by ``settings["method"]``; for each, its outputs, the one chosen and the tokens spent."""
-    if settings["method"] == "self-refine":
+    """Solve ``records`` by ``settings.method``; for each, its outputs, the one chosen and the tokens spent."""
+    if settings.method == "self-refine":
         return solve_by_refining(model, tokenizer, records, settings, batch_size)
-    completions = sample_solutions(model, tokenizer, [r["problem"] for r in records], settings.get("samples", 1),
-                                   settings["temperature"], prompt=settings["prompt"], thinking=settings["thinking"],
-                                   max_new_tokens=settings["max_new_tokens"], seed=settings["seed"],
-                                   logprobs=settings["method"] == "best-of-n", batch_size=batch_size)
+    completions = sample_solutions(model, tokenizer, [r["problem"] for r in records], settings.samples,
+                                   settings.temperature, prompt=settings.prompt, thinking=settings.thinking,
+                                   max_new_tokens=settings.max_new_tokens, seed=settings.seed,
+                                   logprobs=settings.method == "best-of-n", batch_size=batch_size)
     solved = []
     for samples in completions:
-        result = {"outputs": [c.text for c in samples], "chosen": 0 if settings["method"] == "greedy" else None,
+        result = {"outputs": [c.text for c in samples], "chosen": 0 if settings.method == "greedy" else None,
                   "sample_tokens": [len(c.token_ids) for c in samples]}  # None: a majority vote chooses
-        if settings["method"] == "best-of-n":
-            result["scores"] = [SCORERS[settings["scorer"]](c) for c in samples]
+        if settings.method == "best-of-n":
+            result["scores"] = [SCORERS[settings.scorer](c) for c in samples]
             result["chosen"] = result["scores"].index(max(result["scores"]))  # the first of equal scores
         solved.append(result | {"tokens": sum(result["sample_tokens"])})
     return solved
 
 
-def solve_by_refining(model: Qwen3, tokenizer: Tokenizer, records: list[dict], settings: dict,
+def solve_by_refining(model: Qwen3, tokenizer: Tokenizer, records: list[dict], settings: RunSettings,
                       batch_size: int | None = None) -> list[dict]:
     """Self-refine ``records``: every attempt, the one kept after each round, and the tokens spent by then."""
-    references = [r["answer"] for r in records] if settings["critic"] == "verifier" else None  # the oracle's alone
-    refined = self_refine(model, tokenizer, [r["problem"] for r in records], settings["rounds"], settings["critic"],
-                          references, settings["scorer"], settings["prompt"], settings["thinking"],
-                          settings["max_new_tokens"], settings["seed"], batch_size,
-                          check_samples=settings.get("check_samples", 1))
+    references = [r["answer"] for r in records] if settings.critic == "verifier" else None  # the oracle's alone
+    refined = self_refine(model, tokenizer, [r["problem"] for r in records], settings.rounds, settings.critic,
+                          references, settings.scorer, settings.prompt, settings.thinking,
+                          settings.max_new_tokens, settings.seed, batch_size, check_samples=settings.check_samples)
     return [{"outputs": [a.text for a in r.attempts], "chosen": r.kept_by_round[-1],
              "chosen_by_round": r.kept_by_round, "tokens_by_round": r.tokens_by_round,
              "scores": [a.score for a in r.attempts], "feedback": [a.feedback for a in r.attempts],
              "stopped": r.stopped, "tokens": r.tokens} for r in refined]
 
 
-def check_settings(path: Path, done: dict[str, dict], settings: dict) -> None:
+def check_settings(path: Path, done: dict[str, dict], stored: dict) -> None:
     """Refuse to resume a results file written with other settings (the two runs' results would mix)."""
     for record in done.values():
-        if record.get("settings") != settings:
+        if record.get("settings") != stored:
             raise ValueError(f"{path} holds results made with other settings ({record.get('settings')}); this run "
-                             f"uses {settings}. Pass another --out (or delete the file) to start afresh.")
+                             f"uses {stored}. Pass another --out (or delete the file) to start afresh.")
 
 
-def evaluate(model, tokenizer: Tokenizer, records: list[dict], prompt: str | None = None,
-             thinking: bool | None = None, samples: int | None = None, temperature: float | None = None,
-             max_new_tokens: int = 384, batch_size: int = 32, seed: int = 0, out: str | Path | None = None,
-             progress: bool = True, method: str | None = None, scorer: str = "mean-logprob", rounds: int = 2,
-             critic: str = "self-check", check_samples: int = 1) -> list[dict]:
-    """Solve and grade each record (``{unique_id, problem, answer, level, type}``) by ``method`` (see ``METHODS``).
+def evaluate(model: Qwen3, tokenizer: Tokenizer, records: list[dict], settings: RunSettings | None = None,
+             out: str | Path | None = None, batch_size: int = 32, progress: bool = True) -> list[dict]:
+    """Solve and grade each record (``{unique_id, problem, answer, level, type}``) as ``settings`` say.
 
-    Without ``method``, one sample is greedy (or sampled at ``temperature``) and several take a majority vote;
-    :func:`run_settings` gives the defaults. ``scorer`` (an ``rfs.scaling.SCORERS`` name) rates the samples of
-    best-of-n and the attempts of self-refine; ``rounds``, ``critic`` (``rfs.refine.CRITICS``) and
-    ``check_samples`` (sampled checks per claim that vote, for self-check) are self-refine's. With ``out``, each
-    finished problem is appended to that JSONL file at once and problems already there are skipped, so an
-    interrupted run resumes where it stopped; a file written with other settings is refused.
-    Returns all result records, in order.
+    ``settings`` default to ``RunSettings()``: one greedy answer to the plain prompt; for instance
+    ``evaluate(model, tokenizer, records, RunSettings(method="self-consistency", samples=4))`` takes a vote
+    of 4 samples. Each result record stores ``settings.record()``. With ``out``, each finished problem is
+    appended to that JSONL file at once and problems already there are skipped, so an interrupted run resumes
+    where it stopped; a file written with other settings is refused. Returns all result records, in order.
     """
-    settings = run_settings(method, prompt, thinking, samples, temperature, max_new_tokens, seed, scorer, rounds,
-                            critic, check_samples)
-    method = settings["method"]
+    settings = settings or RunSettings()
+    stored = settings.record()
     out = Path(out) if out else None
     done = {r["id"]: r for r in read_results(out)} if out else {}
     if out:
-        check_settings(out, done, settings)
+        check_settings(out, done, stored)
         out.parent.mkdir(parents=True, exist_ok=True)
         _rewrite(out, list(done.values()))  # drops a half-written last line
     todo = [r for r in records if r["unique_id"] not in done]
     correct = sum(r["correct"] for r in done.values())
-    bar = tqdm(total=len(records), initial=len(records) - len(todo), desc=f"evaluating ({method})", unit="problem",
-               disable=not progress)
+    bar = tqdm(total=len(records), initial=len(records) - len(todo), desc=f"evaluating ({settings.method})",
+               unit="problem", disable=not progress)
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
         began = time.perf_counter()
@@ -185,9 +210,9 @@ def evaluate(model, tokenizer: Tokenizer, records: list[dict], prompt: str | Non
         seconds = (time.perf_counter() - began) / len(batch)
         with open(out, "a") if out else nullcontext() as f:
             for record, result in zip(batch, solved, strict=True):
-                text = build_prompt(tokenizer, record["problem"], settings["prompt"], settings["thinking"])
+                text = build_prompt(tokenizer, record["problem"], settings.prompt, settings.thinking)
                 result = {"id": record["unique_id"], "level": record.get("level"), "type": record.get("type"),
-                          "reference": record["answer"], "settings": settings, "prompt": text, **result,
+                          "reference": record["answer"], "settings": stored, "prompt": text, **result,
                           **grade_problem(record, result["outputs"], result["chosen"]), "seconds": seconds}
                 done[result["id"]] = result
                 correct += result["correct"]
@@ -280,117 +305,13 @@ def plot_by_level(summary: dict, path: str | Path, title: str = "") -> Path:
     return Path(path)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments of ``rfs eval``."""
-    p.add_argument("--model", default="pocket-base", help="model name or folder (default pocket-base)")
-    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the fastest available)")
-    p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
-    p.add_argument("--dataset", default="pocket-math", choices=["pocket-math", "math500"], help="problems to solve")
-    p.add_argument("--data", default=None, help="a local MATH-500 JSON/JSONL file (instead of the hub)")
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N problems")
-    p.add_argument("--method", default=None, choices=["greedy", "cot", *list(METHODS)[1:]],
-                   help="greedy: one greedy answer (plain prompt); cot: greedy, step by step; self-consistency: "
-                        "majority vote of --samples; best-of-n: the sample --scorer rates highest; self-refine: "
-                        "critique and revise for --rounds (default: greedy, or a vote when --samples > 1)")
-    p.add_argument("--prompt", default=None, choices=["plain", "cot", "chat"],
-                   help="plain: ask for the answer; cot: ask to think step by step; chat: the chat format "
-                        "(default: cot for the chapter 4-5 methods, else plain)")
-    p.add_argument("--thinking", choices=["on", "off"], default=None,
-                   help="use the chat format with thinking on or off (implies --prompt chat)")
-    p.add_argument("--samples", type=int, default=None,
-                   help="samples per problem (default 8 for self-consistency and best-of-n, else 1; "
-                        "without --method, >1 takes a majority vote)")
-    p.add_argument("--temperature", type=float, default=None,
-                   help="sampling temperature (default 0.8 for self-consistency and best-of-n, else 0: greedy)")
-    p.add_argument("--scorer", default="mean-logprob", choices=list(SCORERS),
-                   help="how best-of-n and self-refine rate a solution: logprob (sum of token log-probabilities), "
-                        "mean-logprob (their mean; default) or heuristic (boxed, finished, short)")
-    p.add_argument("--rounds", type=int, default=2, help="self-refine: most critique-and-revise rounds (default 2)")
-    p.add_argument("--critic", default="self-check", choices=list(CRITICS),
-                   help="self-refine: self-check (the model recomputes its own steps; default) or verifier (an "
-                        "ORACLE that compares with the reference answer: an upper bound, not a deployable method)")
-    p.add_argument("--check-samples", type=int, default=1,
-                   help="self-refine with self-check: solve each claim's check this many times at T=0.8 and take "
-                        "their vote (default 1: one greedy check, which tends to repeat the solution's mistake)")
-    p.add_argument("--max-new-tokens", type=int, default=384, help="default 384")
-    p.add_argument("--batch-size", type=int, default=32, help="problems generated together (default 32)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--out", default=None, help="results JSONL; an existing file is resumed")
-    p.add_argument("--report", default=None, metavar="RESULTS", help="regrade a results file and summarize it")
-    p.add_argument("--plot", default=None, metavar="PNG", help="save a bar chart of accuracy by level")
-    p.add_argument("--int8", action="store_true", help="int8 weight-only model (see rfs.quantize)")
-    p.add_argument("--sweep", action="store_true",
-                   help="accuracy against compute: run the largest of --sweep-values once and score every smaller "
-                        "one (samples of self-consistency and best-of-n, rounds of self-refine)")
-    p.add_argument("--sweep-values", type=int, nargs="+", default=None, metavar="N",
-                   help="samples (default 1 2 4 8 16) or rounds (default 0 to --rounds) to report")
-    p.add_argument("--out-dir", default=None,
-                   help="--sweep: folder for results.jsonl, sweep.md, sweep.csv and sweep.png "
-                        "(default runs/sweep-METHOD)")
-
-
-def settings_from_args(args: argparse.Namespace) -> dict:
-    """The run settings of ``rfs eval``'s arguments (``--method``, or the older ``--prompt``/``--samples``)."""
-    method, prompt = args.method, "chat" if args.thinking else args.prompt
-    if method == "cot":
-        if prompt not in (None, "cot"):
-            raise ValueError("--method cot is greedy decoding with the cot prompt: drop --prompt, or use "
-                             "--method greedy --prompt ...")
-        method, prompt = "greedy", "cot"
-    thinking = None if args.thinking is None else args.thinking == "on"
-    return run_settings(method, prompt, thinking, args.samples, args.temperature, args.max_new_tokens, args.seed,
-                        args.scorer, args.rounds, args.critic, args.check_samples)
-
-
 SWEEP_SAMPLES = [1, 2, 4, 8, 16]
 
 
-def sweep_settings(settings: dict, values: list[int] | None) -> tuple[dict, list[int]]:
+def sweep_settings(settings: RunSettings, values: list[int] | None) -> tuple[RunSettings, list[int]]:
     """The settings of a sweep's one run (the largest value) and the values to report (samples or rounds)."""
-    knob = "rounds" if settings["method"] == "self-refine" else "samples"
-    if knob not in settings:
-        raise ValueError("--sweep needs --method self-consistency, best-of-n or self-refine")
-    values = sorted(values or (range(settings["rounds"] + 1) if knob == "rounds" else SWEEP_SAMPLES))
-    return settings | {knob: values[-1]}, values
-
-
-def main(args: argparse.Namespace) -> int:
-    """Entry point of ``rfs eval``."""
-    if args.report:
-        results = regrade(read_results(args.report))
-        if not results:
-            raise FileNotFoundError(f"no results in {args.report}")
-        title = Path(args.report).stem
-    else:
-        from rfs.datasets import load_dataset
-        from rfs.hub import load_model, load_tokenizer
-
-        settings, out = settings_from_args(args), args.out
-        if args.sweep:
-            if args.samples is not None:
-                raise ValueError("--sweep chooses the numbers of samples itself: give them as --sweep-values")
-            settings, values = sweep_settings(settings, args.sweep_values)
-            out_dir = Path(args.out_dir or f"runs/sweep-{settings['method']}")
-            out = out or out_dir / "results.jsonl"
-        records = load_dataset(args.dataset, limit=args.limit, path=args.data)
-        model, tokenizer = load_model(args.model, device=args.device), load_tokenizer(args.model)
-        if args.int8:
-            from rfs.quantize import quantize_int8
-
-            model = quantize_int8(model)
-        if args.compile:
-            from rfs.generate import compile_model
-
-            model = compile_model(model)
-        results = evaluate(model, tokenizer, records, **settings, batch_size=args.batch_size, out=out)
-        title = f"{args.model}: {describe(settings)}"
-        if args.sweep:
-            from rfs.sweep import sweep_rows, write_sweep
-
-            paths = write_sweep(sweep_rows(results, values), out_dir, title)
-            print(paths[0].read_text() + "written: " + ", ".join(map(str, paths)))
-    summary = summarize(results)
-    print_summary(summary)
-    if args.plot:
-        print(f"plot saved to {plot_by_level(summary, args.plot, title)}")
-    return 0
+    if settings.method not in ("self-consistency", "best-of-n", "self-refine"):
+        raise ValueError("a sweep needs the method self-consistency, best-of-n or self-refine")
+    knob = "rounds" if settings.method == "self-refine" else "samples"
+    values = sorted(values or (range(settings.rounds + 1) if knob == "rounds" else SWEEP_SAMPLES))
+    return replace(settings, **{knob: values[-1]}), values

@@ -75,27 +75,45 @@ def filter_top_p(logits: torch.Tensor, p: float | None) -> torch.Tensor:
     return torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
 
 
-def sample_next_token(logits: torch.Tensor, temperature: float = 0.0, top_k: int | None = None,
-                      top_p: float | None = None, generator: torch.Generator | None = None,
-                      uniform: torch.Tensor | None = None) -> torch.Tensor:
-    """Pick one token id per row of ``logits`` (B, V); returns a LongTensor (B,).
+def sampling_logprobs(logits: torch.Tensor, temperature: float, top_k: int | None = None,
+                      top_p: float | None = None) -> torch.Tensor:
+    """Log-probabilities (B, V), in float32, of the distribution a token is sampled from.
 
-    ``temperature == 0`` is greedy decoding (the most likely token). Otherwise the logits are divided by the
-    temperature, filtered by top-k and top-p, and a token is drawn from the softmax, with random numbers from
-    ``generator``, or taken from ``uniform`` (B, V), uniform in [0, 1), when the caller draws them itself (the
-    engine draws each row's from its own stream, see :class:`RowNoise`).
+    The logits (B, V) are divided by the temperature, filtered by top-k and then top-p (dropped tokens get
+    -inf, i.e. probability 0), and normalised by a log-softmax. These are the log-probabilities a sampled
+    token really had, which is what reinforcement learning needs as the sampler's ("old") log-probabilities.
+    """
+    return filter_top_p(filter_top_k(logits.float() / temperature, top_k), top_p).log_softmax(dim=-1)
+
+
+def draw_token(logprobs: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """Draw one token id per row from the distribution ``logprobs`` (B, V), using ``uniform`` (B, V) noise in
+    [0, 1); returns a LongTensor (B,).
 
     The draw is an "exponential race": token i gets a random waiting time ``E_i / p_i`` with ``E_i`` from an
     exponential distribution, and the first to arrive wins. It wins with probability exactly ``p_i`` (as
     ``torch.multinomial`` would pick it), but needs only uniform noise, which can be drawn ahead of time.
     """
+    exponential = -torch.log(uniform)  # E_i ~ Exp(1); u = 0 gives an infinite wait, never chosen
+    return (logprobs.exp() / exponential).argmax(dim=-1)
+
+
+def sample_next_token(logits: torch.Tensor, temperature: float = 0.0, top_k: int | None = None,
+                      top_p: float | None = None, generator: torch.Generator | None = None,
+                      uniform: torch.Tensor | None = None) -> torch.Tensor:
+    """Pick one token id per row of ``logits`` (B, V); returns a LongTensor (B,).
+
+    ``temperature == 0`` is greedy decoding (the most likely token). Otherwise the token is drawn from
+    :func:`sampling_logprobs` (temperature, top-k, top-p), with random numbers from ``generator``, or taken
+    from ``uniform`` (B, V), uniform in [0, 1), when the caller draws them itself (the engine draws each row's
+    from its own stream, see :class:`RowNoise`).
+    """
     if temperature == 0.0:
         return logits.argmax(dim=-1)
-    probs = filter_top_p(filter_top_k(logits.float() / temperature, top_k), top_p).softmax(dim=-1)
+    logprobs = sampling_logprobs(logits, temperature, top_k, top_p)
     if uniform is None:
-        uniform = torch.rand(probs.shape, generator=generator, device=probs.device)
-    exponential = -torch.log(uniform)  # E_i ~ Exp(1); u = 0 gives an infinite wait, never chosen
-    return (probs / exponential).argmax(dim=-1)
+        uniform = torch.rand(logprobs.shape, generator=generator, device=logprobs.device)
+    return draw_token(logprobs, uniform)
 
 
 class RowNoise:
@@ -145,7 +163,9 @@ class Completion:
     text: str
     token_ids: list[int]
     finish_reason: str  # "stop" (end token or stop string) or "length" (max_new_tokens reached)
-    logprobs: list[float] | None = None  # the model's log-probability of each generated token
+    # Each generated token's log-probability under the distribution it was drawn from (after temperature,
+    # top-k and top-p, see sampling_logprobs); when decoding greedily, under the model's own distribution.
+    logprobs: list[float] | None = None
 
 
 def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -159,6 +179,20 @@ def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch
     return ids, mask
 
 
+def first_stream_seed(seed: int | torch.Generator | None) -> int:
+    """The seed of sample 0's random stream (sample ``j`` uses this plus ``j``).
+
+    An ``int`` is used as it is, so a fixed seed repeats the same samples. A ``torch.Generator`` gives a fresh
+    seed drawn from it at every call: a caller that samples again and again (reinforcement learning) gets new
+    noise each time, and a run that starts its generator from a fixed seed is still reproducible. ``None``
+    draws a fresh seed from torch's global generator (so ``torch.manual_seed`` fixes it).
+    """
+    if isinstance(seed, int):
+        return seed
+    device = seed.device if seed is not None else None
+    return int(torch.randint(0, 2**62, (), generator=seed, device=device))
+
+
 def _decode_context(device: torch.device, dtype: torch.dtype, rows: int):
     # On CPU, a bf16 matrix-vector product (one row decoding) runs 2-3x faster without oneDNN, while
     # matrix-matrix products (prefill, several rows) run far faster with it: switch it off just there.
@@ -169,16 +203,19 @@ def _decode_context(device: torch.device, dtype: torch.dtype, rows: int):
 
 @torch.inference_mode()
 def generate_ids(model: Qwen3, prompts: list[list[int]], max_new_tokens: int = 256, temperature: float = 0.0,
-                 top_k: int | None = None, top_p: float | None = None, n: int = 1, seed: int | None = None,
-                 stop_ids: list[int] = (), stop_fn: Callable[[list[int]], bool] | None = None,
-                 logprobs: bool = False, pad_id: int = 0,
+                 top_k: int | None = None, top_p: float | None = None, n: int = 1,
+                 seed: int | torch.Generator | None = None, stop_ids: list[int] = (),
+                 stop_fn: Callable[[list[int]], bool] | None = None, logprobs: bool = False, pad_id: int = 0,
                  progress: bool = False) -> Iterator[list[tuple[int, int, float | None, bool]]]:
     """The generation loop. After each step, yield ``(row, token, logprob, finished)`` for every running row.
 
     Row ``r`` is sample ``r % n`` of prompt ``r // n``. A row finishes when it emits a token in ``stop_ids``
     (that token is yielded, flagged finished) or when ``stop_fn(tokens so far)`` says so. With
     ``temperature > 0``, sample ``j`` of every prompt draws from its own random stream seeded with
-    ``seed + j``, so its tokens do not depend on what else shares the batch.
+    ``seed + j``, so its tokens do not depend on what else shares the batch; ``seed`` may also be a
+    ``torch.Generator`` or None for fresh noise at every call (see :func:`first_stream_seed`). With
+    ``logprobs``, ``logprob`` is the token's log-probability under the distribution it was sampled from
+    (:func:`sampling_logprobs`), or under the model's own distribution when ``temperature == 0``; else None.
     """
     device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
     ids, mask = left_pad(prompts, pad_id)
@@ -194,18 +231,22 @@ def generate_ids(model: Qwen3, prompts: list[list[int]], max_new_tokens: int = 2
         logits = logits[rows]
     active = list(range(len(prompts) * n))  # rows still generating, in cache order
     generated: dict[int, list[int]] = {r: [] for r in active}
-    base_seed = int(torch.randint(0, 2**31, ())) if seed is None else seed  # from the global generator
     noise = None
     if temperature > 0:
+        base_seed = first_stream_seed(seed)
         generators = [torch.Generator(device=device).manual_seed(base_seed + r % n) for r in active]
         noise = RowNoise(generators, logits.shape[-1], device)
     stop = set(stop_ids)
     with _decode_context(device, dtype, len(active)):
         for _ in tqdm(range(max_new_tokens), desc="generating", unit="tok", disable=not progress, leave=False):
-            tokens = sample_next_token(logits, temperature, top_k, top_p,
-                                       uniform=None if noise is None else noise.next())  # (B,)
-            token_logprobs = (logits.float().log_softmax(-1).gather(-1, tokens[:, None])[:, 0].tolist()
-                              if logprobs else [None] * len(active))
+            if noise is None:  # greedy
+                tokens = logits.argmax(dim=-1)  # (B,)
+                dist = logits.float().log_softmax(dim=-1) if logprobs else None  # the model's own distribution
+            else:
+                dist = sampling_logprobs(logits, temperature, top_k, top_p)  # (B, V): what is sampled from
+                tokens = draw_token(dist, noise.next())  # (B,)
+            token_logprobs = (dist.gather(-1, tokens[:, None])[:, 0].tolist() if logprobs
+                              else [None] * len(active))
             events, keep = [], []
             for i, (row, token) in enumerate(zip(active, tokens.tolist(), strict=True)):
                 generated[row].append(token)
@@ -252,18 +293,22 @@ def _completion(tokenizer: Tokenizer, tokens: list[int], logprobs: list, finishe
 
 def generate(model: Qwen3, tokenizer: Tokenizer, prompts: list[str], max_new_tokens: int = 256,
              temperature: float = 0.0, top_k: int | None = None, top_p: float | None = None, n: int = 1,
-             seed: int | None = None, stop: list[str] | None = None, logprobs: bool = False,
+             seed: int | torch.Generator | None = None, stop: list[str] | None = None, logprobs: bool = False,
              batch_size: int | None = None, progress: bool = False) -> list[list[Completion]]:
     """Generate ``n`` completions for each prompt; returns one list of :class:`Completion` per prompt.
 
     Generation stops at ``<|endoftext|>`` or ``<|im_end|>``, at any string in ``stop`` (the text is cut before
     it), or after ``max_new_tokens``. Prompts are processed ``batch_size`` at a time (all at once by default).
-    Example::
+    When sampling, sample ``j`` of every prompt uses the random stream ``seed + j``: a fixed ``int`` repeats
+    the same samples, a ``torch.Generator`` (or None, torch's global one) draws a fresh ``seed`` per call.
+    ``logprobs=True`` fills :attr:`Completion.logprobs`. Example::
 
         model, tok = load_model("pocket-base"), load_tokenizer("pocket-base")
         [[c]] = generate(model, tok, ["Q: 2+3=?\\nA:"], max_new_tokens=20)
     """
     batch_size = batch_size or len(prompts)
+    if temperature > 0:  # one seed for all batches, so the batch size does not change the samples
+        seed = first_stream_seed(seed)
     stop_fn = _stop_string_check(tokenizer, stop)
     results: list[list[Completion]] = []
     for start in tqdm(range(0, len(prompts), batch_size), desc="batches", disable=not progress or
@@ -286,7 +331,7 @@ def generate(model: Qwen3, tokenizer: Tokenizer, prompts: list[str], max_new_tok
 
 def stream(model: Qwen3, tokenizer: Tokenizer, prompt: str, max_new_tokens: int = 256,
            temperature: float = 0.0, top_k: int | None = None, top_p: float | None = None,
-           seed: int | None = None, stop: list[str] | None = None) -> Iterator[str]:
+           seed: int | torch.Generator | None = None, stop: list[str] | None = None) -> Iterator[str]:
     """Yield the text of one completion piece by piece as it is generated (for chat and demos).
 
     A piece is emitted once it decodes to whole characters: byte-level tokens can split a character, which

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -51,48 +52,78 @@ def _hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
 
 
-def download(name: str) -> Path:
-    """Download a hub model (``qwen3-0.6b`` or ``Qwen/Qwen3-0.6B``) into the Hugging Face cache; return its folder."""
-    from huggingface_hub import snapshot_download
+# A hub repository id is "owner/name"; anything else with a slash (./nope, /data/model, a/b/c) is a local path.
+HUB_REPO = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
-    repo = MODELS.get(name, {}).get("repo", name)
-    return Path(snapshot_download(repo, allow_patterns=HUB_FILES))
+
+def hub_repo(name: str) -> str:
+    """The hub repository of a model name (``qwen3-0.6b`` -> ``Qwen/Qwen3-0.6B``); a repository id stays as it is.
+
+    Raises a :class:`CheckpointError` for a name that is neither, saying what to use instead.
+    """
+    entry = MODELS.get(name)
+    if entry and "path" in entry:
+        raise CheckpointError(f"{name} ships with rfs: it needs no download (load it by name)")
+    if entry:
+        return entry["repo"]
+    if HUB_REPO.fullmatch(name):
+        return name
+    raise CheckpointError(f"unknown model {name!r}: use a local folder, a hub repository such as Qwen/Qwen3-0.6B, "
+                          f"or one of {sorted(MODELS)} (`rfs models` lists them)")
+
+
+def download(name: str) -> Path:
+    """Download a hub model (``qwen3-0.6b`` or ``Qwen/Qwen3-0.6B``) into the Hugging Face cache; return its folder.
+
+    Offline (``HF_HUB_OFFLINE=1``), or when the hub cannot be reached, it raises a :class:`CheckpointError` that
+    names the fix.
+    """
+    from huggingface_hub import constants, snapshot_download
+
+    repo = hub_repo(name)
+    if _hub_offline():
+        raise CheckpointError(f"cannot download {repo}: the hub is offline (HF_HUB_OFFLINE=1). Unset HF_HUB_OFFLINE "
+                              f"(`HF_HUB_OFFLINE=0 rfs download {name}`), or download it on a machine with internet "
+                              f"and copy its Hugging Face cache to {constants.HF_HUB_CACHE}.")
+    try:
+        return Path(snapshot_download(repo, allow_patterns=HUB_FILES))
+    except Exception as error:
+        raise CheckpointError(f"could not download {repo} from the Hugging Face hub ({error}). Check the "
+                              f"connection and the name, or run `rfs download {name}` where there is one.") from None
 
 
 def model_dir(name_or_path: str | Path) -> Path:
     """The local folder of a model: a pocket model, a local path, or a hub model (from cache, else downloaded).
 
-    Offline (``HF_HUB_OFFLINE=1``) a hub model that is not cached raises a :class:`CheckpointError` naming the
-    cache and the command that fetches it.
+    A path that is not a folder raises a :class:`CheckpointError` saying so; offline (``HF_HUB_OFFLINE=1``) a
+    hub model that is not cached raises one naming the cache and the command that fetches it.
     """
-    entry = MODELS.get(str(name_or_path))
+    name = str(name_or_path)
+    entry = MODELS.get(name)
     if entry and "path" in entry:
         if not (entry["path"] / "config.json").is_file():
-            raise CheckpointError(f"the pocket model {name_or_path!r} is missing from {entry['path']}; "
-                                  f"rebuild it with `rfs pocket train --preset {str(name_or_path).split('-')[1]}`")
+            raise CheckpointError(f"the pocket model {name!r} is missing from {entry['path']}; "
+                                  f"rebuild it with `rfs pocket train --preset {name.split('-')[1]}`")
         return entry["path"]
-    if Path(name_or_path).is_dir():
-        return Path(name_or_path)
-    repo = entry["repo"] if entry else str(name_or_path)
-    if "/" not in repo:
-        raise CheckpointError(f"unknown model {name_or_path!r}: use a local folder or one of {sorted(MODELS)} "
-                              "(`rfs models` lists them)")
+    if Path(name).is_dir():
+        return Path(name)
+    if not entry and not HUB_REPO.fullmatch(name) and ("/" in name or os.sep in name or name.startswith(".")):
+        raise CheckpointError(f"there is no folder {name} ({Path(name).resolve()} does not exist): give the "
+                              "folder of a model (config.json, tokenizer.json and its weights) or a name from "
+                              "`rfs models`")
+    repo = hub_repo(name)
     from huggingface_hub import constants, snapshot_download
 
     try:
         return Path(snapshot_download(repo, allow_patterns=HUB_FILES, local_files_only=True))
-    except Exception as cached_error:  # not (completely) in the cache
+    except Exception:  # not (completely) in the cache
         if _hub_offline():
             raise CheckpointError(
-                f"model {name_or_path!r} ({repo}) is not in the Hugging Face cache at {constants.HF_HUB_CACHE} "
-                f"and the hub is offline (HF_HUB_OFFLINE=1). On a machine with internet run "
-                f"`rfs download {name_or_path}`, or unset HF_HUB_OFFLINE."
-            ) from cached_error
-    try:
-        return download(repo)
-    except Exception as error:
-        raise CheckpointError(f"could not download {repo} from the Hugging Face hub ({error}). Check the "
-                              f"connection, or run `rfs download {name_or_path}` where there is one.") from error
+                f"model {name!r} ({repo}) is not a local folder, nor in the Hugging Face cache at "
+                f"{constants.HF_HUB_CACHE}, and the hub is offline (HF_HUB_OFFLINE=1). On a machine with internet "
+                f"run `rfs download {name}`, or unset HF_HUB_OFFLINE."
+            ) from None
+    return download(name)
 
 
 # --- Reading weights ----------------------------------------------------------------------------------

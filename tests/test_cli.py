@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rfs.bench import best_of_runs
-from rfs.cli import build_parser, main
+from rfs.cli import build_parser, eval_settings, main
 from rfs.evaluate import read_results
 from rfs.hub import MODELS
 
@@ -31,15 +31,51 @@ def test_models_lists_pocket_and_qwen3(capsys):
     assert "pocket-base" in out and "Qwen/Qwen3-0.6B" in out
 
 
-def test_unknown_model_is_a_clear_error_not_a_traceback():
-    done = rfs("generate", "hi", "--model", "qwen9-huge")
-    assert done.returncode == 2
-    assert "rfs: error: unknown model 'qwen9-huge'" in done.stderr and "Traceback" not in done.stderr
+@pytest.mark.parametrize("argv, message", [
+    (["generate", ""], "the prompt is empty"),
+    (["generate", "  "], "the prompt is empty"),
+    (["generate", "hi", "--n", "0"], "argument --n: 0 is too small: use a whole number of 1 or more"),
+    (["generate", "hi", "--temperature", "-1"], "-1.0 is not 0 or more: use 0 for greedy decoding"),
+    (["generate", "hi", "--temperature", "warm"], "'warm' is not a number"),
+    (["generate", "hi", "--top-p", "1.5"], "1.5 is outside (0, 1]"),
+    (["generate", "hi", "--top-p", "0"], "0.0 is outside (0, 1]"),
+    (["generate", "hi", "--top-k", "0"], "argument --top-k: 0 is too small"),
+    (["generate", "hi", "--max-new-tokens", "-5"], "argument --max-new-tokens: -5 is too small"),
+    (["generate", "hi", "--thinking", "off"], "--thinking applies to the chat format: add --chat"),
+    (["chat", "--max-new-tokens", "0"], "argument --max-new-tokens: 0 is too small"),
+    (["eval", "--limit", "-3"], "argument --limit: -3 is too small"),
+    (["eval", "--samples", "0"], "argument --samples: 0 is too small"),
+    (["eval", "--batch-size", "0"], "argument --batch-size: 0 is too small"),
+    (["eval", "--temperature", "-0.5"], "is not 0 or more"),
+    (["eval", "--prompt", "plain", "--thinking", "off"], "drop --prompt plain, or drop --thinking"),
+    (["eval", "--method", "best-of-n", "--sweep", "--sweep-values", "0", "4"], "--sweep-values of samples start at 1"),
+    (["eval", "--threads", "0"], "argument --threads: 0 is too small"),
+    (["bench", "generate", "--batch", "0"], "argument --batch: 0 is too small"),
+    (["pocket", "data", "--train-size", "-1"], "argument --train-size: -1 is too small"),
+])
+def test_bad_flags_are_refused_by_the_parser_with_what_to_use_instead(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and message in err and "Traceback" not in err
 
 
-def test_offline_hub_model_names_the_fix():
-    done = rfs("generate", "hi", "--model", "qwen3-1.7b")
-    assert done.returncode == 2 and "rfs download qwen3-1.7b" in done.stderr
+@pytest.mark.parametrize("argv, message", [
+    (["download", "foo"], "unknown model 'foo': use a local folder, a hub repository such as Qwen/Qwen3-0.6B"),
+    (["download", "pocket-base"], "pocket-base ships with rfs: it needs no download"),
+    (["download", "qwen3-0.6b"], "the hub is offline (HF_HUB_OFFLINE=1). Unset HF_HUB_OFFLINE "
+                                 "(`HF_HUB_OFFLINE=0 rfs download qwen3-0.6b`)"),
+    (["generate", "hi", "--model", "qwen9-huge"], "unknown model 'qwen9-huge'"),
+    (["generate", "hi", "--model", "./nope"], "there is no folder ./nope"),
+    (["eval", "--model", "runs/no/such/model"], "there is no folder runs/no/such/model"),
+    (["generate", "hi", "--model", "qwen3-1.7b"], "hub is offline (HF_HUB_OFFLINE=1). On a machine with internet "
+                                                 "run `rfs download qwen3-1.7b`"),
+])
+def test_models_that_cannot_be_had_are_one_clear_line(argv, message, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rfs: error: ") and message in err and "Traceback" not in err
 
 
 @pytest.mark.skipif(not (MODELS["pocket-base"]["path"] / "config.json").is_file(), reason="pocket models not built")
@@ -76,10 +112,8 @@ def test_eval_report_regrades_a_results_file(tmp_path):
     (["--thinking", "on"], {"method": "greedy", "prompt": "chat", "thinking": True, "temperature": 0.0}),
 ])
 def test_eval_arguments_become_run_settings(argv, expected):
-    from rfs.evaluate import settings_from_args
-
-    settings = settings_from_args(build_parser().parse_args(["eval", *argv]))
-    assert settings == {"thinking": None, "max_new_tokens": 384, "seed": 0} | expected
+    settings = eval_settings(build_parser().parse_args(["eval", *argv]))
+    assert settings.record() == {"thinking": None, "max_new_tokens": 384, "seed": 0} | expected
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -90,7 +124,11 @@ def test_eval_arguments_become_run_settings(argv, expected):
     (["--method", "best-of-n", "--sweep", "--samples", "4"], "give them as --sweep-values"),
 ])
 def test_eval_refuses_settings_that_do_not_fit_together(argv, message, capsys):
-    assert main(["eval", *argv]) == 2
+    try:
+        code = main(["eval", *argv])
+    except SystemExit as exit:  # refused by the parser, before anything is loaded
+        code = exit.code
+    assert code == 2
     assert message in capsys.readouterr().err
 
 
@@ -135,3 +173,24 @@ def test_bench_generate_reports_ratios_against_transformers(capsys):
     rows = [line for line in out.splitlines() if line.startswith("batch  2 x 1")]
     assert [row.split()[4] for row in rows] == ["rfs", "transformers", "transformers"]
     assert all(" decode, x" in row and "total vs best transformers" in row for row in rows)
+
+
+def test_the_parser_offers_the_names_the_library_defines():
+    from rfs import cli
+    from rfs.evaluate import METHODS
+    from rfs.pocket.train import PRESETS
+    from rfs.qwen3 import CONFIGS
+    from rfs.refine import CRITICS
+    from rfs.scaling import SCORERS
+
+    assert cli.METHODS == tuple(METHODS) and cli.SCORERS == tuple(SCORERS) and cli.CRITICS == tuple(CRITICS)
+    assert cli.BENCH_SIZES == (*CONFIGS, "pocket") and cli.POCKET_PRESETS == tuple(PRESETS)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["eval", "--help"], ["eval", "--limit", "-3"],
+                                  ["eval", "--prompt", "plain", "--thinking", "off"], ["generate", ""]])
+def test_help_and_argument_errors_answer_without_importing_torch(argv):
+    code = ("import sys\nfrom rfs.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n"
+            "    assert exit.code in (0, 2), exit.code\nassert 'torch' not in sys.modules, 'torch was imported'")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

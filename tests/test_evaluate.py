@@ -7,12 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 import torch
 from conftest import tiny_config
 
-from rfs.evaluate import evaluate, read_results, regrade, summarize, wrong_answer_agreement
+from rfs.evaluate import RunSettings, evaluate, read_results, regrade, summarize, wrong_answer_agreement
 from rfs.generate import generate
 from rfs.hub import save_model
 from rfs.prompts import PROMPTS
@@ -37,10 +38,12 @@ def test_evaluate_writes_one_record_per_problem_and_skips_finished_ones(tiny_mod
     records = [{"unique_id": f"p{i}", "problem": f"What is {i}+1?", "answer": str(i + 1), "level": 1, "type": "t"}
                for i in range(5)]
     out = tmp_path / "results.jsonl"
-    first = evaluate(tiny_model, tiny_tokenizer, records[:3], max_new_tokens=4, batch_size=2, out=out, progress=False)
+    first = evaluate(tiny_model, tiny_tokenizer, records[:3], RunSettings(max_new_tokens=4), out=out, batch_size=2,
+                     progress=False)
     assert [r["id"] for r in first] == ["p0", "p1", "p2"]
     out.write_text(out.read_text() + '{"id": "p3", "trunc')  # a line cut short by a kill
-    again = evaluate(tiny_model, tiny_tokenizer, records, max_new_tokens=4, batch_size=2, out=out, progress=False)
+    again = evaluate(tiny_model, tiny_tokenizer, records, RunSettings(max_new_tokens=4), out=out, batch_size=2,
+                     progress=False)
     assert [r["id"] for r in again] == [f"p{i}" for i in range(5)]
     assert [r["id"] for r in read_results(out)] == [f"p{i}" for i in range(5)]
     assert again[0] == first[0]  # not redone
@@ -76,7 +79,7 @@ POCKET_RECORDS = [{"unique_id": str(i), "problem": p, "answer": a} for i, (p, a)
 
 
 def test_several_samples_without_a_method_still_take_a_vote_over_the_same_samples(tiny_model, tiny_tokenizer):
-    results = evaluate(tiny_model, tiny_tokenizer, RECORDS[:2], prompt="cot", samples=3, max_new_tokens=6,
+    results = evaluate(tiny_model, tiny_tokenizer, RECORDS[:2], RunSettings(prompt="cot", samples=3, max_new_tokens=6),
                        progress=False)
     by_hand = generate(tiny_model, tiny_tokenizer, [PROMPTS["cot"].format(problem=r["problem"]) for r in RECORDS[:2]],
                        max_new_tokens=6, temperature=0.8, n=3, seed=0)  # what `evaluate` did before methods
@@ -88,15 +91,16 @@ def test_several_samples_without_a_method_still_take_a_vote_over_the_same_sample
 
 def test_best_of_n_records_its_scores_resumes_and_refuses_other_settings(tiny_model, tiny_tokenizer, tmp_path):
     out = tmp_path / "best.jsonl"
-    options = dict(method="best-of-n", samples=3, scorer="logprob", max_new_tokens=6, batch_size=2, progress=False)
-    first = evaluate(tiny_model, tiny_tokenizer, RECORDS[:3], out=out, **options)
+    settings = RunSettings(method="best-of-n", samples=3, scorer="logprob", max_new_tokens=6)
+    options = dict(out=out, batch_size=2, progress=False)
+    first = evaluate(tiny_model, tiny_tokenizer, RECORDS[:3], settings, **options)
     for r in first:
         assert len(r["scores"]) == 3 and r["chosen"] == r["scores"].index(max(r["scores"]))
         assert r["answer"] == r["answers"][r["chosen"]] and r["tokens"] == sum(r["sample_tokens"])
-    again = evaluate(tiny_model, tiny_tokenizer, RECORDS, out=out, **options)
+    again = evaluate(tiny_model, tiny_tokenizer, RECORDS, settings, **options)
     assert again[:3] == first and [r["id"] for r in read_results(out)] == [f"p{i}" for i in range(5)]
     with pytest.raises(ValueError, match="other settings"):
-        evaluate(tiny_model, tiny_tokenizer, RECORDS, out=out, **options | {"scorer": "mean-logprob"})
+        evaluate(tiny_model, tiny_tokenizer, RECORDS, replace(settings, scorer="mean-logprob"), **options)
 
 
 def test_regrade_keeps_the_chosen_output():
@@ -108,24 +112,28 @@ def test_regrade_keeps_the_chosen_output():
 def test_self_refine_records_rounds_and_tokens_and_resumes(pocket_base, tmp_path):
     model, tokenizer = pocket_base
     out = tmp_path / "refine.jsonl"
-    [first] = evaluate(model, tokenizer, POCKET_RECORDS[:1], method="self-refine", rounds=1, out=out, progress=False)
-    both = evaluate(model, tokenizer, POCKET_RECORDS[:2], method="self-refine", rounds=1, out=out, progress=False)
+    one_round = RunSettings(method="self-refine", rounds=1)
+    [first] = evaluate(model, tokenizer, POCKET_RECORDS[:1], one_round, out=out, progress=False)
+    both = evaluate(model, tokenizer, POCKET_RECORDS[:2], one_round, out=out, progress=False)
     assert both[0] == first and first["stopped"] == "accepted" and first["correct"]
     revised = both[1]  # a step of its first attempt fails its check: one revision
     assert len(revised["outputs"]) == 2 and revised["feedback"][0] is None and "step" in revised["feedback"][1]
     assert revised["tokens"] == revised["tokens_by_round"][-1] > revised["tokens_by_round"][0]
     assert revised["answer"] == revised["answers"][revised["chosen"]]
     with pytest.raises(ValueError, match="other settings"):
-        evaluate(model, tokenizer, POCKET_RECORDS, method="self-refine", rounds=2, out=out, progress=False)
+        evaluate(model, tokenizer, POCKET_RECORDS, RunSettings(method="self-refine"), out=out, progress=False)
 
 
 @pytest.mark.parametrize("method", ["self-consistency", "best-of-n"])
 def test_a_sweep_reads_off_smaller_runs_exactly(pocket_base, method):
     model, tokenizer = pocket_base
-    options = dict(method=method, prompt="cot", max_new_tokens=96, progress=False)
-    four = evaluate(model, tokenizer, POCKET_RECORDS, samples=4, **options)
+    def run(samples: int) -> list[dict]:
+        settings = RunSettings(method=method, prompt="cot", samples=samples, max_new_tokens=96)
+        return evaluate(model, tokenizer, POCKET_RECORDS, settings, progress=False)
+
+    four = run(4)
     for k in (1, 2):  # the first k samples of a 4-sample run are a k-sample run
-        fewer = evaluate(model, tokenizer, POCKET_RECORDS, samples=k, **options)
+        fewer = run(k)
         assert [correct_at(r, k) for r in four] == [r["correct"] for r in fewer]
         assert [tokens_at(r, k) for r in four] == [r["tokens"] for r in fewer]
     rows = sweep_rows(four, [1, 2, 4])
@@ -135,8 +143,8 @@ def test_a_sweep_reads_off_smaller_runs_exactly(pocket_base, method):
 
 def test_a_rounds_sweep_reads_off_fewer_rounds_and_writes_its_table_and_plot(pocket_base, tmp_path):
     model, tokenizer = pocket_base
-    two = evaluate(model, tokenizer, POCKET_RECORDS, method="self-refine", rounds=2, progress=False)
-    one = evaluate(model, tokenizer, POCKET_RECORDS, method="self-refine", rounds=1, progress=False)
+    two = evaluate(model, tokenizer, POCKET_RECORDS, RunSettings(method="self-refine", rounds=2), progress=False)
+    one = evaluate(model, tokenizer, POCKET_RECORDS, RunSettings(method="self-refine", rounds=1), progress=False)
     assert [correct_at(r, 1) for r in two] == [r["correct"] for r in one]
     assert [tokens_at(r, 1) for r in two] == [r["tokens"] for r in one]
     assert any(len(r["chosen_by_round"]) == 3 for r in two)  # some problem was still refined in round 2

@@ -5,7 +5,16 @@ import math
 import pytest
 import torch
 
-from rfs.generate import compile_model, filter_top_k, filter_top_p, generate, left_pad, sample_next_token, stream
+from rfs.generate import (
+    compile_model,
+    filter_top_k,
+    filter_top_p,
+    generate,
+    left_pad,
+    sample_next_token,
+    sampling_logprobs,
+    stream,
+)
 
 PROMPTS = ["Q: What is 12+7?\nA:", "Hello there", "The quick brown fox jumps over the lazy dog. Hello"]
 
@@ -64,6 +73,21 @@ def test_samples_are_reproducible_and_independent_of_the_batch(tiny_model, tiny_
     assert first[2][3].token_ids == lone.token_ids
 
 
+def test_a_generator_or_no_seed_gives_fresh_samples_a_fixed_seed_repeats(tiny_model, tiny_tokenizer):
+    kwargs = dict(max_new_tokens=12, temperature=1.0, n=3)
+
+    def draws(seed) -> list[list[int]]:
+        return [c.token_ids for c in generate(tiny_model, tiny_tokenizer, [PROMPTS[0]], seed=seed, **kwargs)[0]]
+
+    assert draws(None) != draws(None)
+    rng = torch.Generator().manual_seed(11)
+    first, second = draws(rng), draws(rng)
+    assert first != second  # each call draws new noise from the generator ...
+    rng.manual_seed(11)
+    assert [draws(rng), draws(rng)] == [first, second]  # ... and a generator seeded alike repeats the run
+    assert draws(5) == draws(5)
+
+
 def test_stop_strings_and_finish_reasons(tiny_model, tiny_tokenizer):
     [[free]] = generate(tiny_model, tiny_tokenizer, [PROMPTS[1]], max_new_tokens=20)
     assert free.finish_reason == "length" and len(free.token_ids) == 20
@@ -90,6 +114,41 @@ def test_logprobs_sum_to_the_sequence_logprob(tiny_model, tiny_tokenizer):
     with torch.no_grad():
         logp = tiny_model(ids)[0, :-1].log_softmax(-1).gather(-1, ids[0, 1:, None])[:, 0]
     assert sum(c.logprobs) == pytest.approx(logp[len(prompt) - 1:].sum().item(), abs=1e-3)
+
+
+def full_forward_logits(model, prompt: list[int], completion: list[int]) -> torch.Tensor:
+    """The logits (N, V) that predicted each of the N completion tokens, from one pass over the whole text."""
+    with torch.no_grad():
+        return model(torch.tensor([prompt + completion]))[0, len(prompt) - 1:-1]
+
+
+@pytest.mark.parametrize("temperature, top_k, top_p", [(0.7, None, None), (0.7, 20, None), (1.3, None, 0.6),
+                                                        (0.7, 30, 0.9)])
+def test_logprobs_are_those_of_the_sampled_distribution(tiny_model, tiny_tokenizer, temperature, top_k, top_p):
+    [[c]] = generate(tiny_model, tiny_tokenizer, [PROMPTS[0]], max_new_tokens=10, temperature=temperature,
+                     top_k=top_k, top_p=top_p, seed=3, logprobs=True)
+    logits = full_forward_logits(tiny_model, tiny_tokenizer.encode(PROMPTS[0]), c.token_ids)
+    tokens = torch.tensor(c.token_ids)[:, None]
+    # Written out: temper, keep the top k, keep the nucleus, normalise.
+    tempered = logits / temperature
+    if top_k is not None:
+        tempered[tempered < tempered.topk(top_k, dim=-1).values[:, -1:]] = -math.inf
+    if top_p is not None:
+        tempered = filter_top_p(tempered, top_p)
+    expected = tempered.log_softmax(-1).gather(-1, tokens)[:, 0]
+    raw = logits.log_softmax(-1).gather(-1, tokens)[:, 0]
+    torch.testing.assert_close(torch.tensor(c.logprobs), expected, atol=1e-4, rtol=1e-4)
+    assert (expected - raw).abs().max() > 0.05  # the raw model log-probabilities would fail this test
+    torch.testing.assert_close(sampling_logprobs(logits, temperature, top_k, top_p).gather(-1, tokens)[:, 0],
+                               expected, atol=1e-5, rtol=1e-5)
+
+
+def test_greedy_logprobs_are_the_models_own(tiny_model, tiny_tokenizer):
+    [[c]] = generate(tiny_model, tiny_tokenizer, [PROMPTS[1]], max_new_tokens=6, logprobs=True)
+    logits = full_forward_logits(tiny_model, tiny_tokenizer.encode(PROMPTS[1]), c.token_ids)
+    expected = logits.log_softmax(-1).gather(-1, torch.tensor(c.token_ids)[:, None])[:, 0]
+    torch.testing.assert_close(torch.tensor(c.logprobs), expected, atol=1e-4, rtol=1e-4)
+    assert all(lp < 0 for lp in c.logprobs)
 
 
 def test_stream_yields_the_same_text(tiny_model, tiny_tokenizer):

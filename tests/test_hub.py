@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import tiny_config
 
-from rfs.hub import CheckpointError, list_models, load_model, save_model
+from rfs.hub import CheckpointError, hub_repo, list_models, load_model, save_model
 from rfs.qwen3 import Qwen3
 
 transformers = pytest.importorskip("transformers", reason="transformers is the test oracle (pip install -e .[dev])")
@@ -128,3 +128,10 @@ def test_package_level_entry_points_load_a_model_and_its_tokenizer(tmp_path, tin
     assert rfs.load_tokenizer(tmp_path).encode("<|im_end|>") == [rfs.load_tokenizer(tmp_path).im_end_id]
     with pytest.raises(AttributeError, match="no attribute 'load_modle'"):
         rfs.load_modle  # noqa: B018
+
+
+def test_hub_repo_takes_short_names_and_repository_ids_and_refuses_the_rest():
+    assert hub_repo("qwen3-0.6b") == "Qwen/Qwen3-0.6B" and hub_repo("Qwen/Qwen3-0.6B") == "Qwen/Qwen3-0.6B"
+    for name in ["foo", "./model", "a/b/c"]:
+        with pytest.raises(CheckpointError, match="unknown model"):
+            hub_repo(name)

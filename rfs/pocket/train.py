@@ -13,7 +13,6 @@ interrupt loses at most one interval; the loss is logged to ``log.jsonl`` and dr
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -28,7 +27,7 @@ from tqdm.auto import tqdm
 
 from rfs.hub import load_model, model_dir, save_model
 from rfs.pocket.bpe import save_bpe, train_bpe
-from rfs.pocket.data import TEST_SIZE, test_records, train_records
+from rfs.pocket.data import test_records, train_records
 from rfs.prompts import PROMPTS, build_prompt
 from rfs.qwen3 import Qwen3, Qwen3Config
 from rfs.tokenizer import Tokenizer
@@ -209,31 +208,3 @@ def write_data(out_dir: str | Path, train_size: int = 10_000, seed: int = 42) ->
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
         paths.append(path)
     return paths
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments of ``rfs pocket``."""
-    sub = p.add_subparsers(dest="pocket_command", required=True, metavar="{data,train}")
-    d = sub.add_parser("data", help=f"write the pocket-math test split ({TEST_SIZE}) and a training sample")
-    d.add_argument("--out", default="runs/pocket-math", help="output folder (default runs/pocket-math)")
-    d.add_argument("--train-size", type=int, default=10_000, help="training problems to write (default 10000)")
-    t = sub.add_parser("train", help="train a pocket model (base: ~25 min, reasoning: ~10 min on 2 cores)")
-    t.add_argument("--preset", choices=list(PRESETS), required=True, help="base (from scratch) or reasoning")
-    t.add_argument("--out", default=None, help="model folder (default runs/pocket-PRESET/model)")
-    t.add_argument("--work-dir", default=None, help="checkpoint, log and plot (default runs/pocket-PRESET)")
-    t.add_argument("--init", default=None, help="model to start from (reasoning: default pocket-base)")
-    t.add_argument("--quick", action="store_true", help="a toy model in a few seconds (for tests)")
-    t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
-    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-
-
-def main(args: argparse.Namespace) -> int:
-    """Entry point of ``rfs pocket``."""
-    if args.pocket_command == "data":
-        for path in write_data(args.out, args.train_size):
-            print(f"wrote {path}")
-        return 0
-    folder = train(args.preset, args.out, args.work_dir, quick=args.quick, resume=not args.fresh, seed=args.seed,
-                   init=args.init)
-    print(f"model saved to {folder}")
-    return 0
