@@ -243,7 +243,8 @@ def write_traces(problems: list[dict], settings: TeacherSettings, out: str | Pat
     """Ask the teacher every problem not yet in ``out`` (JSONL) and append each answer as it arrives.
 
     Every answer is written with ``kept`` (whether it passes ``keep``). Resuming with another teacher is
-    refused. Returns counts: ``{"asked", "answers", "correct", "kept", "seconds"}`` over the whole file.
+    refused. Returns counts over the whole file, ``{"asked", "answers", "correct", "kept"}``, and the time this
+    call took, ``{"seconds", "cpu_seconds"}`` (CPU time, which a machine busy with other work inflates less).
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -254,14 +255,17 @@ def write_traces(problems: list[dict], settings: TeacherSettings, out: str | Pat
                          "(or delete the file) to start afresh")
     asked = {r["id"] for r in done}
     todo = [p for p in problems if p["unique_id"] not in asked]
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     ask = ask_endpoint if settings.is_endpoint else ask_local
     if todo:
         with open(out, "a") as f:
+            if out.stat().st_size and not out.read_text().endswith("\n"):
+                f.write("\n")  # the last line was cut short by a kill: start a fresh line after it
             for records in ask(todo, settings, progress):
                 for record in records:
                     f.write(json.dumps(record | {"kept": keep.keeps(record)}) + "\n")
                 f.flush()
     records = read_traces(out, keep=None)
     return {"asked": len(todo), "answers": len(records), "correct": sum(r["correct"] for r in records),
-            "kept": sum(keep.keeps(r) for r in records), "seconds": time.perf_counter() - began}
+            "kept": sum(keep.keeps(r) for r in records), "seconds": time.perf_counter() - began,
+            "cpu_seconds": time.process_time() - cpu_began}
