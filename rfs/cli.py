@@ -340,8 +340,10 @@ def cmd_distill(args: argparse.Namespace) -> int:
     if not teacher:
         raise ValueError("name a teacher: --teacher pocket-reasoning (a model run here) or --teacher "
                          "http://127.0.0.1:8000/v1 (an OpenAI-compatible endpoint; or set OPENAI_BASE_URL)")
-    settings = TeacherSettings(teacher, args.model_name, args.api_key, args.thinking == "on", args.temperature,
-                               args.max_new_tokens, args.seed, args.concurrency, args.batch_size, args.retries)
+    settings = TeacherSettings(teacher, model_name=args.model_name, api_key=args.api_key,
+                               thinking=args.thinking == "on", temperature=args.temperature,
+                               max_new_tokens=args.max_new_tokens, seed=args.seed, concurrency=args.concurrency,
+                               batch_size=args.batch_size, retries=args.retries)
     keep = TraceFilter(args.keep == "correct", args.max_trace_tokens)
     counts = write_traces(load_problems(args.dataset, args.split, args.n), settings, args.out, keep)
     print(f"{args.out}: {counts['answers']} answers ({counts['asked']} asked now, {counts['seconds']:.0f} s, "
@@ -354,10 +356,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train a model: ``sft`` fine-tunes a student on a teacher's traces (chapter 8)."""
     from rfs.sft import SFTSettings, train_sft
 
-    settings = SFTSettings(args.model, tuple(args.data), args.thinking, args.keep == "correct",
-                           args.max_trace_tokens, not args.no_pack, args.seq_len, args.batch_size, args.micro_batch,
-                           args.epochs, args.steps, args.lr, args.warmup, args.weight_decay, args.eval_every,
-                           args.eval_problems, args.max_new_tokens, args.checkpoint_every, args.seed, args.threads)
+    settings = SFTSettings(
+        model=args.model, data=tuple(args.data), thinking=args.thinking, correct_only=args.keep == "correct",
+        max_trace_tokens=args.max_trace_tokens, pack=not args.no_pack, seq_len=args.seq_len,
+        batch_size=args.batch_size, micro_batch=args.micro_batch, epochs=args.epochs, steps=args.steps, lr=args.lr,
+        warmup=args.warmup, weight_decay=args.weight_decay, eval_every=args.eval_every,
+        eval_problems=args.eval_problems, eval_max_new_tokens=args.max_new_tokens,
+        checkpoint_every=args.checkpoint_every, seed=args.seed, threads=args.threads)
     out = train_sft(settings, args.out, fresh=args.fresh)
     print(f"model saved to {out} (metrics in {out / 'metrics.csv'}, {out / 'metrics.png'}); evaluate it with "
           f"`rfs eval --model {out} --thinking {'on' if args.thinking else 'off'}`")

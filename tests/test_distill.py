@@ -177,3 +177,23 @@ def test_a_bad_request_is_not_retried_and_retries_run_out(flaky_endpoint, tmp_pa
     with pytest.raises(openai.InternalServerError):
         with_retries(always_busy, retries=2, backoff_s=0.01)
     assert len(calls) == 3
+
+
+def test_the_data_command_without_a_teacher_says_how_to_name_one(tmp_path, capsys, monkeypatch):
+    from rfs.cli import main
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert main(["distill", "data", "--n", "2", "--out", str(tmp_path / "t.jsonl")]) == 2
+    assert "--teacher pocket-reasoning" in capsys.readouterr().err
+
+
+def test_the_data_command_writes_what_a_stub_endpoint_answers(flaky_endpoint, tmp_path, capsys, monkeypatch):
+    from rfs.cli import main
+
+    FlakyEndpoint.failures = []
+    monkeypatch.setenv("OPENAI_BASE_URL", flaky_endpoint)
+    assert main(["distill", "data", "--n", "2", "--out", str(tmp_path / "t.jsonl")]) == 0
+    assert "2 answers" in capsys.readouterr().out
+    records = read_traces(tmp_path / "t.jsonl", keep=None)
+    assert [r["id"] for r in records] == ["pocket-train-42/000000", "pocket-train-42/000001"]
+    assert [r["message_thinking"] for r in records] == ["12 + 7 = 19."] * 2
