@@ -345,7 +345,14 @@ def cmd_distill(args: argparse.Namespace) -> int:
                                max_new_tokens=args.max_new_tokens, seed=args.seed, concurrency=args.concurrency,
                                batch_size=args.batch_size, retries=args.retries)
     keep = TraceFilter(args.keep == "correct", args.max_trace_tokens)
-    counts = write_traces(load_problems(args.dataset, args.split, args.n), settings, args.out, keep)
+    problems = load_problems(args.dataset, args.split, args.n)
+    try:
+        counts = write_traces(problems, settings, args.out, keep)
+    except Exception as error:
+        if type(error).__module__.startswith("openai"):  # the endpoint refused or could not be reached
+            raise ValueError(f"the teacher at {teacher} failed: {error}. Answers so far are kept in {args.out}; "
+                             "check the URL, --api-key and --model-name, then rerun to resume.") from None
+        raise
     print(f"{args.out}: {counts['answers']} answers ({counts['asked']} asked now, {counts['seconds']:.0f} s, "
           f"{counts['cpu_seconds']:.0f} CPU s), "
           f"{counts['correct']} correct, {counts['kept']} kept by the filter")

@@ -178,8 +178,13 @@ def ask_endpoint(problems: list[dict], settings: TeacherSettings, progress: bool
     client, name = endpoint_client(settings)
     with ThreadPoolExecutor(settings.concurrency) as pool:
         futures = [pool.submit(ask_endpoint_once, client, name, p, settings) for p in problems]
-        for future in tqdm(as_completed(futures), total=len(futures), desc="teacher answers", disable=not progress):
-            yield [future.result()]
+        try:
+            for future in tqdm(as_completed(futures), total=len(futures), desc="teacher answers",
+                               disable=not progress):
+                yield [future.result()]
+        finally:  # an error or Ctrl-C: drop the requests not yet sent rather than wait for all of them
+            for future in futures:
+                future.cancel()
 
 
 # --- The data command -------------------------------------------------------------------------------------------

@@ -197,3 +197,12 @@ def test_the_data_command_writes_what_a_stub_endpoint_answers(flaky_endpoint, tm
     records = read_traces(tmp_path / "t.jsonl", keep=None)
     assert [r["id"] for r in records] == ["pocket-train-42/000000", "pocket-train-42/000001"]
     assert [r["message_thinking"] for r in records] == ["12 + 7 = 19."] * 2
+
+
+def test_an_unreachable_endpoint_is_one_line_that_says_what_to_check(tmp_path, capsys):
+    from rfs.cli import main
+
+    out = str(tmp_path / "t.jsonl")
+    argv = ["distill", "data", "--teacher", "http://127.0.0.1:9/v1", "--retries", "0", "--n", "1", "--out", out]
+    assert main(argv) == 2
+    assert "check the URL, --api-key and --model-name" in capsys.readouterr().err
