@@ -17,6 +17,7 @@ from conftest import tiny_config
 from rfs.hub import load_model, load_tokenizer, save_model
 from rfs.qwen3 import Qwen3, packed_positions_and_mask
 from rfs.rl.trainer import read_metrics
+from rfs.serve import free_port
 from rfs.sft import (
     IGNORE,
     SFTSettings,
@@ -171,3 +172,20 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tiny_model_dir, t
         torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6, msg=name)
     rows = read_metrics(tmp_path / "killed" / "metrics.csv")
     assert [r["step"] for r in rows] == list(range(8))  # the steps redone after the checkpoint are not doubled
+
+
+@pytest.mark.slow  # torchrun starts two processes (about 30 s on a busy machine)
+def test_two_torchrun_processes_train_the_same_weights_as_one(tiny_model_dir, traces_file, tmp_path):
+    common = ["train", "sft", "--model", str(tiny_model_dir), "--data", str(traces_file), "--steps", "2",
+              "--batch-size", "4", "--micro-batch", "1", "--seq-len", "64", "--eval-problems", "0", "--threads", "1"]
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    port = str(free_port("127.0.0.1"))  # torchrun's processes meet there (port 0 would not be shared)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port]
+    done = subprocess.run([*torchrun, "-m", "rfs.cli", *common, "--out", str(tmp_path / "ddp")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    alone = train_sft(SFTSettings(model=str(tiny_model_dir), data=(str(traces_file),), steps=2, batch_size=4,
+                                  micro_batch=4, seq_len=64, eval_problems=0), tmp_path / "one", progress=False)
+    for x, y in zip(load_model(tmp_path / "ddp").state_dict().values(), load_model(alone).state_dict().values(),
+                    strict=True):
+        torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-6)
