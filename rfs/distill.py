@@ -192,6 +192,8 @@ def ask_endpoint(problems: list[dict], settings: TeacherSettings, progress: bool
 def read_trace_file(path: str | Path) -> list[dict]:
     """The records of one file: a JSON list (the book's files) or JSONL, whose last line may have been cut short
     by an interrupt (it is dropped, and asked again on resume)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no trace file at {path}: write one with `rfs distill data --out {path}`")
     text = Path(path).read_text()
     if text.lstrip().startswith("["):
         return json.loads(text)
