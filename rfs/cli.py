@@ -436,6 +436,51 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_distill(args: argparse.Namespace) -> int:
+    """Ask a teacher model to solve problems; keep its thinking, answer, verdict and token counts as JSONL."""
+    from rfs.distill import TeacherSettings, TraceFilter, load_problems, write_traces
+
+    set_threads(args)
+    teacher = args.teacher or os.environ.get("OPENAI_BASE_URL")
+    if not teacher:
+        raise ValueError("name a teacher: --teacher pocket-reasoning (a model run here) or --teacher "
+                         "http://127.0.0.1:8000/v1 (an OpenAI-compatible endpoint; or set OPENAI_BASE_URL)")
+    settings = TeacherSettings(teacher, model_name=args.model_name, api_key=args.api_key,
+                               thinking=args.thinking == "on", temperature=args.temperature,
+                               max_new_tokens=args.max_new_tokens, seed=args.seed, concurrency=args.concurrency,
+                               batch_size=args.batch_size, retries=args.retries)
+    keep = TraceFilter(args.keep == "correct", args.max_trace_tokens)
+    problems = load_problems(args.dataset, args.split, args.n)
+    try:
+        counts = write_traces(problems, settings, args.out, keep)
+    except Exception as error:
+        if type(error).__module__.startswith("openai"):  # the endpoint refused or could not be reached
+            raise ValueError(f"the teacher at {teacher} failed: {error}. Answers so far are kept in {args.out}; "
+                             "check the URL, --api-key and --model-name, then rerun to resume.") from None
+        raise
+    print(f"{args.out}: {counts['answers']} answers ({counts['asked']} asked now, {counts['seconds']:.0f} s, "
+          f"{counts['cpu_seconds']:.0f} CPU s), "
+          f"{counts['correct']} correct, {counts['kept']} kept by the filter")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a model: ``sft`` fine-tunes a student on a teacher's traces (chapter 8)."""
+    from rfs.sft import SFTSettings, train_sft
+
+    settings = SFTSettings(
+        model=args.model, data=tuple(args.data), thinking=args.thinking, correct_only=args.keep == "correct",
+        max_trace_tokens=args.max_trace_tokens, pack=not args.no_pack, seq_len=args.seq_len,
+        batch_size=args.batch_size, micro_batch=args.micro_batch, epochs=args.epochs, steps=args.steps, lr=args.lr,
+        warmup=args.warmup, weight_decay=args.weight_decay, eval_every=args.eval_every,
+        eval_problems=args.eval_problems, eval_max_new_tokens=args.max_new_tokens,
+        checkpoint_every=args.checkpoint_every, seed=args.seed, threads=args.threads)
+    out = train_sft(settings, args.out, fresh=args.fresh)
+    print(f"model saved to {out} (metrics in {out / 'metrics.csv'}, {out / 'metrics.png'}); evaluate it with "
+          f"`rfs eval --model {out} --thinking {'on' if args.thinking else 'off'}`")
+    return 0
+
+
 # --- Flags that do not fit together ------------------------------------------------------------------------------
 
 def generate_conflicts(args: argparse.Namespace) -> str | None:
@@ -669,6 +714,79 @@ def add_pocket_parser(sub) -> None:
     p.set_defaults(func=cmd_pocket)
 
 
+def add_distill_parser(sub) -> None:
+    """``rfs distill data``."""
+    p = sub.add_parser("distill", help="collect a teacher's reasoning traces", description=cmd_distill.__doc__)
+    distill = p.add_subparsers(dest="distill_command", required=True, metavar="{data}")
+    d = distill.add_parser("data", help="ask a teacher to solve problems; write verified traces as JSONL",
+                           description=cmd_distill.__doc__,
+                           epilog="examples:\n  rfs distill data --teacher pocket-reasoning --n 1000 --out traces.jsonl"
+                                  "\n  rfs distill data --teacher http://127.0.0.1:8000/v1 --n 1000 --out t.jsonl",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("--teacher", default=None,
+                   help="a model name or folder (run in this process) or an OpenAI-compatible base URL "
+                        "(default: $OPENAI_BASE_URL)")
+    d.add_argument("--api-key", default=None, help="the endpoint's key (default: $OPENAI_API_KEY)")
+    d.add_argument("--model-name", default=None, help="model id to ask the endpoint for (default: its first)")
+    d.add_argument("--dataset", default="pocket-math",
+                   help="pocket-math, math500, or a JSON/JSONL file of {problem, answer} (default pocket-math)")
+    d.add_argument("--split", default="train", choices=["train", "test"], help="default train")
+    d.add_argument("--n", type=positive_int, default=1000, help="problems to ask (default 1000)")
+    d.add_argument("--out", required=True, help="JSONL file; an existing one is resumed")
+    d.add_argument("--thinking", choices=["on", "off"], default="on", help="let the teacher think (default on)")
+    d.add_argument("--temperature", type=temperature, default=0.0, help="0 means greedy (default 0)")
+    d.add_argument("--max-new-tokens", type=positive_int, default=384, help="default 384")
+    d.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    d.add_argument("--concurrency", type=positive_int, default=8, help="endpoint requests at once (default 8)")
+    d.add_argument("--batch-size", type=positive_int, default=128,
+                   help="problems generated together by a local teacher (default 128)")
+    d.add_argument("--retries", type=natural, default=6,
+                   help="retries of a request answered 429 or 5xx, waiting 1, 2, 4 ... s (default 6)")
+    d.add_argument("--keep", choices=["correct", "all"], default="correct",
+                   help="which answers the filter keeps (every answer is written, marked 'kept')")
+    d.add_argument("--max-trace-tokens", type=positive_int, default=None, help="the filter drops longer answers")
+    add_machine_args(d, model=None, compile=False)
+    p.set_defaults(func=cmd_distill)
+
+
+def add_train_parser(sub) -> None:
+    """``rfs train sft``."""
+    p = sub.add_parser("train", help="train a model: sft (distillation)", description=cmd_train.__doc__)
+    train = p.add_subparsers(dest="train_command", required=True, metavar="{sft}")
+    t = train.add_parser("sft", help="supervised fine-tuning on a teacher's traces (chapter 8)",
+                         description="Fine-tune a student on traces from `rfs distill data`: the loss counts the "
+                                     "reply's tokens only; a rerun resumes from the checkpoint in --out.",
+                         epilog="example:\n  rfs train sft --model pocket-base --data traces.jsonl --out runs/sft "
+                                "--thinking\n  torchrun --nproc_per_node 2 -m rfs.cli train sft ... (data parallel)",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("--model", default=DEFAULT_MODEL, help=f"the student (default {DEFAULT_MODEL})")
+    t.add_argument("--data", nargs="+", required=True, help="trace files (JSONL, or the book's JSON)")
+    t.add_argument("--out", required=True, help="folder of the trained model, metrics and checkpoint")
+    t.add_argument("--thinking", action="store_true",
+                   help="learn the teacher's thinking too (else the answers, with thinking off)")
+    t.add_argument("--keep", choices=["correct", "all"], default="correct",
+                   help="learn from verified-correct traces only (default) or from all")
+    t.add_argument("--max-trace-tokens", type=positive_int, default=None, help="skip longer traces")
+    t.add_argument("--no-pack", action="store_true", help="one example per row (default: pack several)")
+    t.add_argument("--seq-len", type=positive_int, default=512, help="tokens per row (default 512)")
+    t.add_argument("--batch-size", type=positive_int, default=16, help="rows per step (default 16)")
+    t.add_argument("--micro-batch", type=positive_int, default=8,
+                   help="rows per forward pass; the step accumulates gradients (default 8)")
+    t.add_argument("--epochs", type=float, default=3.0, help="passes over the rows (default 3)")
+    t.add_argument("--steps", type=positive_int, default=None, help="steps (overrides --epochs)")
+    t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
+    t.add_argument("--warmup", type=natural, default=10, help="warm-up steps (default 10)")
+    t.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default 0)")
+    t.add_argument("--eval-every", type=natural, default=0, help="greedy test accuracy every N steps (0: at the end)")
+    t.add_argument("--eval-problems", type=natural, default=100, help="test problems evaluated (default 100)")
+    t.add_argument("--max-new-tokens", type=positive_int, default=384, help="evaluation answers (default 384)")
+    t.add_argument("--checkpoint-every", type=positive_int, default=25, help="steps (default 25)")
+    t.add_argument("--seed", type=int, default=0, help="default 0")
+    t.add_argument("--fresh", action="store_true", help="ignore a checkpoint in --out and start over")
+    t.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's choice)")
+    p.set_defaults(func=cmd_train)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``rfs`` command and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -720,6 +838,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
     add_export_parser(sub)
     add_pocket_parser(sub)
+    add_distill_parser(sub)
+    add_train_parser(sub)
     return parser
 
 

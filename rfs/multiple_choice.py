@@ -59,7 +59,8 @@ def load_mmlu(subject: str = "all", split: str = "test", limit: int | None = Non
     try:
         import datasets
     except ImportError:
-        raise ImportError("loading MMLU needs the `datasets` package: pip install datasets (or 'rfs[hub-data]')") from None
+        raise ImportError("loading MMLU needs the `datasets` package: "
+                          "pip install datasets (or 'rfs[hub-data]')") from None
     try:
         rows = datasets.load_dataset(MMLU_REPO, subject, split=split)
     except Exception as error:

@@ -272,6 +272,23 @@ def causal_padding_mask(valid: torch.Tensor, start: int) -> torch.Tensor:
     return (allowed | (k_slot == q_slot))[:, None]
 
 
+def packed_positions_and_mask(document_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Positions (B, T) and attention mask (B, 1, T, T) of rows that pack several examples (chapter 8).
+
+    ``document_ids`` (B, T) numbers the example each token belongs to. Positions restart at 0 with each example,
+    and a token attends only to earlier tokens of its own example (a block-diagonal causal mask), so a packed
+    row computes exactly what its examples would compute one by one.
+    """
+    T = document_ids.shape[1]
+    index = torch.arange(T, device=document_ids.device).expand_as(document_ids)  # (B, T)
+    starts = torch.ones_like(document_ids, dtype=torch.bool)
+    starts[:, 1:] = document_ids[:, 1:] != document_ids[:, :-1]
+    first = torch.where(starts, index, 0).cummax(dim=-1).values  # each token's example starts here
+    same = document_ids[:, :, None] == document_ids[:, None, :]  # (B, T, T)
+    causal = torch.ones(T, T, dtype=torch.bool, device=document_ids.device).tril()
+    return index - first, (same & causal)[:, None]
+
+
 class Qwen3(nn.Module):
     """The Qwen3 decoder: token embedding, a stack of blocks, a final norm and the output head."""
 
@@ -297,13 +314,16 @@ class Qwen3(nn.Module):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
     def forward(self, input_ids: torch.Tensor, cache: KVCache | None = None,
-                attention_mask: torch.Tensor | None = None, last_only: bool = False) -> torch.Tensor:
+                attention_mask: torch.Tensor | None = None, last_only: bool = False,
+                document_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Next-token logits (B, T, V) for ``input_ids`` (B, T).
 
         ``attention_mask`` (B, T) is 1 for real tokens and 0 for (left) padding; pass it only when some row is
         padded, since with a mask attention takes its slower, masked path. With a ``cache``, the new
         tokens continue the cached ones, and the cache is advanced by T. ``last_only`` returns the logits of the
         last position only, (B, 1, V): generation needs no more, and the output head is the largest matrix.
+        ``document_ids`` (B, T), for training on packed rows without a cache, keeps each example to itself
+        (:func:`packed_positions_and_mask`).
         """
         B, T = input_ids.shape
         new_valid = (torch.ones(B, T, dtype=torch.bool, device=input_ids.device) if attention_mask is None
@@ -316,6 +336,8 @@ class Qwen3(nn.Module):
             valid = new_valid
         # A token's position is the number of real tokens before it, so padding does not shift positions.
         positions = (valid.cumsum(dim=-1) - 1).clamp(min=0)[:, start:]  # (B, T)
+        if document_ids is not None:  # packed rows: positions restart with each example
+            positions, packed_mask = packed_positions_and_mask(document_ids)
         x = self.embed_tokens(input_ids)  # (B, T, D)
         cos, sin = rope_cos_sin(positions, self.config.head_dim, self.config.rope_theta)
         cos, sin = cos.to(x.dtype), sin.to(x.dtype)  # once here rather than in every layer
@@ -324,6 +346,8 @@ class Qwen3(nn.Module):
             cache.padded = padded = cache.padded or padded
         plain_causal = start == 0 or T == 1
         mask = None if plain_causal and not padded else causal_padding_mask(valid, start)
+        if document_ids is not None:
+            mask = packed_mask
 
         for i, block in enumerate(self.layers):
             x = block(x, cos, sin, mask, cache, i)

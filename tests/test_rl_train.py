@@ -1,0 +1,116 @@
+"""The GRPO trainer end to end on a tiny model: it trains, stops on bad input, and resumes exactly after SIGKILL.
+
+A random tiny model never solves a math problem, so these runs replace the correctness reward with a
+deterministic stand-in (odd-length completions earn 1); everything else is the real loop.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import tiny_config
+
+import rfs.rl.trainer as trainer
+from rfs.hub import load_model, save_model
+from rfs.qwen3 import Qwen3
+from rfs.rl.presets import settings_for
+
+SMALL = {"steps": 4, "prompts_per_step": 2, "group_size": 4, "max_new_tokens": 12, "train_problems": 40,
+         "eval_every": 0, "checkpoint_every": 1}
+
+
+def stand_in_rewards(completions, references, weights, thinking=False):
+    """1 for a completion of odd length, else 0: a reward a random model earns about half the time."""
+    return torch.tensor([[float(len(c) % 2)] for c in completions])
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path, tiny_tokenizer_file) -> Path:
+    torch.manual_seed(0)
+    return save_model(Qwen3(tiny_config()), tmp_path / "tiny", tokenizer_json=tiny_tokenizer_file)
+
+
+def test_a_model_without_any_reward_is_stopped_with_advice(tiny_model_dir, tmp_path):
+    settings = settings_for("grpo", model=str(tiny_model_dir), **SMALL)
+    with pytest.raises(trainer.TrainingStopped, match="no sample of the first step earned any reward.*--levels"):
+        trainer.train_grpo(settings, tmp_path / "out", progress=False)
+
+
+def test_training_writes_a_loadable_model_metrics_and_plot(tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer, "compute_rewards", stand_in_rewards)
+    settings = settings_for("dr-grpo", model=str(tiny_model_dir), **SMALL | {"steps": 2})
+    out = trainer.train_grpo(settings, tmp_path / "out", progress=False)
+    rows = trainer.read_metrics(out / "metrics.csv")
+    assert [r["step"] for r in rows] == [0, 1]
+    assert all(0 <= r["reward"] <= 1 and r["groups"] >= 2 and r["grad_norm"] >= 0 for r in rows)
+    assert (out / "metrics.png").stat().st_size > 10_000
+    before, after = load_model(tiny_model_dir, device="cpu"), load_model(out, device="cpu")
+    assert any(not torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values(),
+                                                     strict=True))
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer, "compute_rewards", stand_in_rewards)
+    real_update, calls = trainer.update_policy, []
+
+    def update_that_breaks(policy, optimizer, rollouts, advantages, *args):
+        calls.append(1)  # the third step's advantages (and so its loss) are NaN
+        return real_update(policy, optimizer, rollouts, advantages * (float("nan") if len(calls) == 3 else 1), *args)
+
+    monkeypatch.setattr(trainer, "update_policy", update_that_breaks)
+    settings = settings_for("grpo", model=str(tiny_model_dir), **SMALL)
+    with pytest.raises(trainer.TrainingStopped, match="NaN or infinite at step 2.*lower --lr"):
+        trainer.train_grpo(settings, tmp_path / "out", progress=False)
+    from rfs.checkpoint import load_checkpoint
+
+    model, optimizer = load_model(tiny_model_dir, device="cpu"), None
+    assert load_checkpoint(tmp_path / "out" / "checkpoint.safetensors", model, optimizer,
+                           {"model": str(tiny_model_dir), "preset": "grpo"})["step"] == 2
+    assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
+RUN = textwrap.dedent("""
+    import sys
+    import torch
+    import rfs.rl.trainer as trainer
+    from rfs.rl.presets import settings_for
+
+    trainer.compute_rewards = lambda c, r, w, thinking=False: torch.tensor([[float(len(x) % 2)] for x in c])
+    settings = settings_for("dapo", overlong_filter=False, model=sys.argv[1], steps=8, prompts_per_step=2, group_size=4,
+                            max_new_tokens=12, train_problems=40, eval_every=0, checkpoint_every=1)
+    trainer.train_grpo(settings, sys.argv[2], progress=False)
+""")
+
+
+def run_training(model_dir: Path, out: Path) -> subprocess.Popen:
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", RUN, str(model_dir), str(out)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.slow  # three training processes (about 20 s on an idle machine)
+def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tiny_model_dir, tmp_path):
+    straight = run_training(tiny_model_dir, tmp_path / "straight")
+    killed = run_training(tiny_model_dir, tmp_path / "killed")
+    metrics = tmp_path / "killed" / "metrics.csv"
+    while not metrics.is_file() or len(metrics.read_text().splitlines()) < 4:  # header + 3 steps
+        assert killed.poll() is None, killed.stdout.read()
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert not (tmp_path / "killed" / "model.safetensors").exists()  # it did not finish
+    resumed = run_training(tiny_model_dir, tmp_path / "killed")
+    output = resumed.communicate()[0]
+    assert resumed.returncode == 0 and "resuming from step" in output, output
+    assert straight.wait() == 0, straight.stdout.read()
+    a, b = load_model(tmp_path / "straight", device="cpu"), load_model(tmp_path / "killed", device="cpu")
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6, msg=name)
+    rows = trainer.read_metrics(tmp_path / "killed" / "metrics.csv")
+    assert [r["step"] for r in rows] == list(range(8))  # the steps redone after the checkpoint are not doubled

@@ -1,0 +1,85 @@
+"""The policy update: micro-batches and data-parallel processes give the update of the whole batch at once."""
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from conftest import tiny_config
+
+from rfs.qwen3 import Qwen3
+from rfs.rl.presets import settings_for
+from rfs.rl.rollouts import Rollouts
+from rfs.rl.trainer import update_policy
+
+
+def fixed_rollouts(rows: slice = slice(None)) -> Rollouts:
+    """Eight rows (four groups of two) of random prompts and completions of different lengths."""
+    g = torch.Generator().manual_seed(0)
+    prompt_lengths, completion_lengths = [3, 5, 4, 2, 5, 3, 4, 4], [6, 2, 4, 7, 1, 5, 3, 6]
+    prompt_ids = torch.randint(1, 300, (8, 5), generator=g)
+    prompt_mask = torch.tensor([[0] * (5 - n) + [1] * n for n in prompt_lengths])
+    completion_ids = torch.randint(1, 300, (8, 7), generator=g)
+    completion_mask = torch.tensor([[1] * n + [0] * (7 - n) for n in completion_lengths])
+    sampler = -torch.rand(8, 7, generator=g) * completion_mask
+    truncated = torch.tensor([False, False, False, True, False, False, False, False])
+    r = Rollouts(prompt_ids * prompt_mask, prompt_mask, completion_ids * completion_mask, completion_mask, sampler,
+                 truncated, [""] * 8, group_size=2)
+    return Rollouts(r.prompt_ids[rows], r.prompt_mask[rows], r.completion_ids[rows], r.completion_mask[rows],
+                    r.sampler_logprobs[rows], r.truncated[rows], r.texts[rows], 2)
+
+
+ADVANTAGES = torch.tensor([1.0, -1.0, 0.5, -0.5, 0.0, 0.0, -0.7, 0.7])
+OPTIONS = {"ratio": "token", "aggregation": "token-mean", "updates_per_batch": 2, "eps_high": 0.28,
+           "overlong_filter": True, "tis_cap": 2.0}
+
+
+def updated_weights(rows: slice = slice(None), micro_batch: int = 8, world: int = 1, **options) -> dict:
+    torch.manual_seed(0)
+    model = Qwen3(tiny_config())
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)  # linear in the gradient, unlike Adam
+    policy = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    settings = settings_for("grpo", micro_batch=micro_batch, **(OPTIONS | options))
+    update_policy(policy, optimizer, fixed_rollouts(rows), ADVANTAGES[rows], settings, world=world)
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    torch.manual_seed(0)
+    initial = Qwen3(tiny_config()).state_dict()
+    assert any(not torch.equal(a[name], initial[name]) for name in a)  # the update did something
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("aggregation", ["token-mean", "seq-mean", "constant"])
+def test_micro_batches_add_up_to_the_whole_batch(aggregation):
+    whole = updated_weights(micro_batch=8, aggregation=aggregation)
+    assert_same_weights(updated_weights(micro_batch=3, aggregation=aggregation), whole)
+
+
+def test_zero_advantage_rows_are_skipped_without_changing_the_update():
+    # rows 4 and 5 have advantage 0: skipped in one process, kept (and all-reduced) by data-parallel ranks
+    assert_same_weights(updated_weights(world=1), updated_weights(world=1, micro_batch=2))
+
+
+def _rank(rank: int, port: int, path: str) -> None:
+    os.environ |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    weights = updated_weights(slice(rank * 4, rank * 4 + 4), micro_batch=3, world=2)  # each rank: its 2 groups
+    if rank == 0:
+        torch.save(weights, path)
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow  # two processes start and import torch: about 10 s on an idle machine
+def test_two_data_parallel_processes_make_the_single_process_update(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = str(tmp_path / "rank0.pt")
+    mp.spawn(_rank, args=(port, path), nprocs=2, join=True)
+    assert_same_weights(torch.load(path), updated_weights())
