@@ -745,7 +745,7 @@ def add_distill_parser(sub) -> None:
     d.add_argument("--keep", choices=["correct", "all"], default="correct",
                    help="which answers the filter keeps (every answer is written, marked 'kept')")
     d.add_argument("--max-trace-tokens", type=positive_int, default=None, help="the filter drops longer answers")
-    add_machine_args(d, model=None, compile=False)
+    add_machine_args(d, model=None, with_compile=False)
     p.set_defaults(func=cmd_distill)
 
 
