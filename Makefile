@@ -36,9 +36,11 @@ $(MATHJAX):
 	cd build/mathjax && npm pack --silent mathjax@3.2.2 >/dev/null && tar xzf mathjax-3.2.2.tgz
 	rm -rf book/_static/mathjax && cp -r build/mathjax/package/es5 book/_static/mathjax
 
-# Build the course site; lessons execute on the pocket models (cached in _build/.jupyter_cache).
+# Build the course site; lessons execute on the pocket models (cached in _build/.jupyter_cache). This is the
+# one place lessons run: with -W a lesson cell that raises fails the build. Then each lesson's execution time.
 site-build: install mathjax $(MODELS_STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/jupyter-book build . --toc book/_toc.yml --builder html -W -n --keep-going
+	@$(BIN)/python .ci/lesson_times.py _build/.jupyter_cache
 
 site: site-build
 	@echo "Serving the course at http://localhost:$(PORT) (Ctrl-C stops)"
@@ -49,11 +51,12 @@ assignments: install
 	for a in $(ASSIGNMENTS); do $(NBGRADER) generate_assignment $$a --force --log-level=WARN || exit 1; \
 	  mkdir -p book/assignments/$$a && cp release/$$a/$${a}_exercises.ipynb book/assignments/$$a/; done
 
-# The whole test suite: unit tests, lessons and solution notebooks (nbmake), assignments and autograder,
-# the site build with warnings as errors and its rendered pages, then the linter.
+# The whole test suite: the site build (it runs every lesson once, warnings as errors), unit tests with the
+# site's rendered pages, assignments and autograder, the solution notebooks (nbmake), then the linter.
+# Each pytest run lists its 15 slowest tests.
 test: install site-build
-	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 2 --dist loadfile tests
-	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 2 --nbmake --nbmake-timeout=600 lessons solutions
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15 tests
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 2 --nbmake --nbmake-timeout=600 --durations=15 solutions
 	$(BIN)/ruff check .
 
 lint: install

@@ -1,182 +1,332 @@
-"""Grading one submitted notebook outside JupyterHub (``python -m autograder grade SUBMISSION.ipynb``).
+"""Grading one notebook (``python -m autograder grade NOTEBOOK``): the learner's code runs in its own fenced
+kernel, the checks run here.
 
-The grader trusts nothing in the submission but its solution cells:
-
-1. It rebuilds the notebook from the instructor's version, putting in only the learner's solution cells, so
-   every test cell (hidden tests included) is the instructor's own. A test cell that the submission deleted or
-   edited scores zero for its part.
-2. A solution cell that imports the reference implementation it should replace scores zero for its part; the
-   check functions also trip if the reference is called at run time.
-3. The notebook runs in a separate process with a per-cell and a total time limit and capped output; a cell
-   that raises or loops fails its own part only. Whatever happens, the grader prints a report.
+1. The cells to run are the learner's: solution cells, and any cell the learner added (helpers, imports). The
+   instructor's locked setup cells are restored from the instructor's notebook when it is there; test cells are
+   never run in the learner's kernel. A test cell deleted or edited scores zero for its part.
+2. The kernel starts with the chapter's rfs references turned into traps, then runs those cells.
+3. For each part, each case is one call of a learner function through the plain-data channel
+   (``autograder.shim``), judged in this process. A part's failure, time limit, output flood or a kernel that
+   dies costs that part only: the kernel is restarted and the learner's cells run again for the next part.
+On the instructor's machine the hidden cases (``solutions/<chapter>/hidden_cases.py``) run after the visible
+ones; elsewhere the report says that only the visible cases ran.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nbformat
 
-from autograder.checks import REFERENCES
+from autograder.assignments import ASSIGNMENTS, NOT_GRADED, REPOSITORY_SOLUTIONS, hidden_cases, recognise
+from autograder.kernel import Kernel, Limits
+from autograder.part import Part, verdict
+from autograder.plain import dumps, loads
+from autograder.shim import MAX_RESULT_BYTES
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
-OUTPUT_CAP = 20_000  # characters of output kept per stream; more is dropped
-
-# Injected first cell: caps stdout/stderr so a printing loop cannot flood memory.
-CAP_OUTPUT = f'''
-import sys as _sys
+PACKAGES = [Path(__file__).resolve().parents[1]]  # where autograder (and, in a checkout, rfs) is imported from
 
 
-class _CappedStream:
-    def __init__(self, stream, limit):
-        self.stream, self.left = stream, limit
-
-    def write(self, text):
-        if self.left > 0:
-            self.stream.write(text[: self.left])
-            self.left -= len(text)
-            if self.left <= 0:
-                self.stream.write("\\n[output truncated by the grader]\\n")
-        return len(text)
-
-    def __getattr__(self, name):
-        return getattr(self.stream, name)
+class UnknownAssignment(ValueError):
+    """The notebook's assignment cannot be told from its name or contents."""
 
 
-_sys.stdout, _sys.stderr = _CappedStream(_sys.stdout, {OUTPUT_CAP}), _CappedStream(_sys.stderr, {OUTPUT_CAP})
-'''
+@dataclass
+class Cell:
+    """A code cell the learner's kernel runs: its text, and the part it belongs to ("" for none)."""
+
+    code: str
+    part: str = ""
+    label: str = ""
 
 
-def nbgrader_id(cell) -> str | None:
-    """The nbgrader grade_id of a cell, if any."""
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+@dataclass
+class Plan:
+    """What grading one notebook needs: its cells to run, and parts that score zero before anything runs."""
+
+    assignment: str
+    cells: list[Cell]
+    zero: dict[str, str] = field(default_factory=dict)
 
 
-def source_for(submission_nb, submission_path: Path) -> Path:
-    """The instructor's notebook for a submission: ``solutions/<name>/<name>.ipynb`` by the assignment's name."""
-    match = re.search(r"(ch\d\d)", submission_path.name)
-    if not match:
-        raise FileNotFoundError(f"cannot tell the assignment of {submission_path.name}; pass --source")
-    return SOLUTIONS / match.group(1) / f"{match.group(1)}_exercises.ipynb"
+def nbgrader_info(cell) -> dict:
+    """A cell's nbgrader metadata (empty for a cell the learner added)."""
+    return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def imported_references(code: str, part: str) -> list[str]:
-    """Names of ``part``'s reference implementations that ``code`` imports or reaches through ``rfs``."""
-    forbidden = {name for _, name in REFERENCES.get(part, [])}
+def part_of(grade_id: str, parts: list[Part]) -> str:
+    """The part a cell belongs to, by its grade id (``rms_norm_solution`` -> ``rms_norm``); "" for none."""
+    for part in parts:
+        if grade_id.startswith(part.name + "_"):
+            return part.name
+    return ""
+
+
+def imported_references(code: str, names: set[str]) -> list[str]:
+    """Which of ``names`` the code imports from rfs, or reaches as ``rfs.module.name``; one line at a time."""
     found = set()
-    for names in re.findall(r"from\s+rfs[\w.]*\s+import\s+\(?([\w\s,]+)\)?", code):
-        found |= {n.split(" as ")[0].strip() for n in names.split(",")} & forbidden
-    found |= set(re.findall(r"rfs[\w.]*\.(\w+)", code)) & forbidden
-    return sorted(found)
+    for imported in re.findall(r"^[ \t]*from[ \t]+rfs[\w.]*[ \t]+import[ \t]+(\([^)]*\)|[^\n#]*)", code, re.M):
+        found |= {n.split(" as ")[0].strip() for n in imported.strip("()").replace("\n", " ").split(",")}
+    found |= set(re.findall(r"\brfs(?:\.\w+)*\.(\w+)", code))
+    return sorted(found & names)
 
 
-def assemble(source_nb, submission_nb) -> tuple[object, dict[str, str]]:
-    """The notebook to run: the instructor's cells with the learner's solution cells in place.
-
-    Returns it with a dict part -> reason for parts that score zero before running (tampering, imports).
-    """
-    submitted = {nbgrader_id(c): c for c in submission_nb.cells if nbgrader_id(c)}
-    zero: dict[str, str] = {}
-    cells = [nbformat.v4.new_code_cell(CAP_OUTPUT)]
-    for cell in source_nb.cells:
-        grade_id = nbgrader_id(cell)
-        info = cell.metadata.get("nbgrader", {})
-        part = (grade_id or "").rsplit("_", 1)[0]
-        if info.get("solution"):
-            mine = submitted.get(grade_id)
-            code = mine.source if mine is not None else ""
-            if names := imported_references(code, part):
-                zero[part] = f"imports the reference implementation ({', '.join(names)}): write your own"
-            cells.append(nbformat.v4.new_code_cell(code))
-        elif info.get("grade"):
-            mine = submitted.get(grade_id)
-            if mine is None:
-                zero[part] = "the test cell was deleted"
-            elif HIDDEN.sub("", mine.source).strip() != HIDDEN.sub("", cell.source).strip():
-                zero[part] = "the locked test cell was edited"
-            cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"grade_id": grade_id}))
-        elif cell.cell_type == "code":
-            cells.append(nbformat.v4.new_code_cell(cell.source))
-    notebook = nbformat.v4.new_notebook(cells=cells, metadata=source_nb.metadata)
-    return notebook, zero
+def assignment_of(notebook, path: Path, assignment: str | None, source: Path | None) -> str:
+    """The assignment: as given, from ``--source``'s name, or recognised from the notebook's nbgrader cells."""
+    if assignment:
+        if assignment not in ASSIGNMENTS:
+            raise UnknownAssignment(f"unknown assignment {assignment!r}: one of {', '.join(ASSIGNMENTS)}")
+        return assignment
+    for name in ASSIGNMENTS:
+        if source is not None and name in source.name:
+            return name
+    found = recognise(notebook)
+    if found is None:
+        raise UnknownAssignment(f"cannot tell which assignment {path.name} is (it has none of the exercises' "
+                                "test cells); pass --source solutions/chNN/chNN_exercises.ipynb or --assignment chNN")
+    return found
 
 
-def execute(in_path: str, out_path: str, cell_timeout: float) -> None:
-    """Run a notebook, continuing after errors and interrupting cells that exceed ``cell_timeout``."""
-    from nbclient import NotebookClient
+def plan(notebook, assignment: str, source_nb=None) -> Plan:
+    """The cells to run, in the learner's order, and the parts that score zero for edits or reference imports."""
+    parts = ASSIGNMENTS[assignment]
+    locked = {nbgrader_info(c).get("grade_id"): c for c in (source_nb.cells if source_nb else [])
+              if nbgrader_info(c).get("locked") and c.cell_type == "code"}
+    forbidden = {p.name: {ref.rsplit(".", 1)[1] for ref in p.references} for p in parts}
+    result = Plan(assignment, [])
+    seen = set()
+    for cell in notebook.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        info = nbgrader_info(cell)
+        grade_id = info.get("grade_id") or ""
+        seen.add(grade_id)
+        part = part_of(grade_id, parts)
+        if info.get("grade") or grade_id in NOT_GRADED:
+            continue
+        if info.get("solution") or not grade_id:
+            names = imported_references(cell.source, set().union(*forbidden.values()))
+            for other in parts:
+                if set(names) & forbidden[other.name] and other.name not in result.zero:
+                    result.zero[other.name] = (f"imports the reference implementation ({', '.join(names)}): write "
+                                               "your own")
+            result.cells.append(Cell(cell.source, part, grade_id or "a cell you added"))
+        else:  # a locked setup cell: the instructor's version when we have it
+            result.cells.append(Cell(locked[grade_id].source if grade_id in locked else cell.source, "", grade_id))
+    missing = [Cell(c.source, "", gid) for gid, c in locked.items()
+               if gid not in seen and not nbgrader_info(c).get("grade") and gid not in NOT_GRADED]
+    result.cells[:0] = missing
+    if source_nb is not None:
+        mine = {nbgrader_info(c).get("grade_id"): c.source for c in notebook.cells}
+        for cell in source_nb.cells:
+            info = nbgrader_info(cell)
+            if not info.get("grade"):
+                continue
+            part = part_of(info["grade_id"], parts)
+            if info["grade_id"] not in mine:
+                result.zero[part] = "the test cell was deleted"
+            elif test_code(mine[info["grade_id"]]) != test_code(cell.source):
+                result.zero[part] = "the locked test cell was edited"
+    return result
 
-    notebook = nbformat.read(in_path, as_version=4)
-    client = NotebookClient(notebook, timeout=cell_timeout, allow_errors=True, interrupt_on_timeout=True,
-                            kernel_name="python3", resources={"metadata": {"path": str(Path(in_path).parent)}})
-    try:
-        client.execute()
-    finally:
-        nbformat.write(notebook, out_path)
+
+def test_code(source: str) -> list[str]:
+    """A test cell's code lines without comments: copies made from an older release, whose comments or hidden
+    tests differ, are not edits."""
+    source = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", source, flags=re.DOTALL)
+    return [line for line in (re.sub(r"#.*", "", line).strip() for line in source.splitlines()) if line]
 
 
-def cell_error(cell) -> str | None:
-    """The error a code cell ended with (its last line), or None if it ran cleanly."""
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            return f"{output.get('ename')}: {output.get('evalue')}".strip()
-    if cell.get("execution_count") is None:
-        return "not run (the notebook stopped before this cell)"
-    return None
+def preamble(assignment: str) -> str:
+    """The first code the learner's kernel runs: output to the counted file descriptors, then the traps."""
+    references = sorted({ref for part in ASSIGNMENTS[assignment] for ref in part.references})
+    return ("import sys as _sys\n_sys.stdout, _sys.stderr = _sys.__stdout__, _sys.__stderr__\n"
+            f"import autograder.shim as _autograder_shim\n_autograder_shim.install_traps({references!r})\n")
 
 
-def grade_notebook(submission: str | Path, source: str | Path | None = None, device: str | None = None,
-                   timeout: float = 600, cell_timeout: float = 60) -> dict:
-    """Grade one notebook; return a report with the points, maximum and message of each part."""
+class Session:
+    """A learner's kernel with the notebook's cells run in it, restarted (cells run again) when a part kills it."""
+
+    def __init__(self, plan_: Plan, limits: Limits, device: str | None) -> None:
+        self.plan, self.limits = plan_, limits
+        self.kernel = Kernel(limits, device)
+        self.cell_errors: dict[str, str] = {}  # part -> how its solution cell failed
+        self.skip: set[int] = set()  # cells that timed out or killed the kernel: not run again
+        self.calls = 0
+
+    def open(self) -> None:
+        """Start the kernel and run the preamble and the notebook's cells, each within the cell time limit."""
+        self.kernel.start()
+        while not self.run_cells():
+            self.kernel.restart()
+
+    def run_cells(self) -> bool:
+        """Run the preamble and the cells; False when a cell stopped the kernel (it is skipped from then on)."""
+        reply = self.kernel.execute(preamble(self.plan.assignment), 120)
+        if reply.status != "ok":
+            raise RuntimeError(f"the grader's preamble failed: {reply.status} {reply.ename}: {reply.evalue}")
+        for index, cell in enumerate(self.plan.cells):
+            if index in self.skip:
+                continue
+            reply = self.kernel.execute(cell.code, self.limits.cell_seconds)
+            if reply.status == "error" and cell.part:
+                self.cell_errors.setdefault(cell.part, f"raised {reply.ename}: {reply.evalue}"[:300])
+            if reply.status in ("timeout", "died"):
+                self.skip.add(index)
+                why = (f"it ran past the cell time limit of {self.limits.cell_seconds:g} s (--cell-timeout)"
+                       if reply.status == "timeout" else reply.evalue)
+                if cell.part:
+                    self.cell_errors.setdefault(cell.part, f"did not finish: {why}")
+                return False
+        return True
+
+    def call(self, function: str, args: tuple, keep: tuple, seconds: float) -> tuple[dict | None, str]:
+        """One call of a learner function: (its result, "") or (None, why there is none)."""
+        self.calls += 1
+        request = self.kernel.work / f"request-{self.calls}.json"
+        result = self.kernel.work / f"result-{self.calls}.json"
+        request.write_text(dumps((list(args), list(keep))))
+        printed = self.kernel.output_bytes
+        code = (f"_autograder_shim.answer(get_ipython().user_ns, {function!r}, {str(request)!r}, "
+                f"{str(result)!r})")
+        reply = self.kernel.execute(code, seconds)
+        time.sleep(0.02)  # let the output counter catch up with what the call printed
+        if reply.status == "timeout":
+            self.recover()
+            return None, f"it ran past the part's time limit of {self.limits.part_seconds:g} s (--part-timeout)"
+        if reply.status == "died":
+            self.recover()
+            return None, f"the kernel died during {function}: {reply.evalue}"
+        if self.kernel.output_bytes - printed > self.limits.output_bytes:
+            return None, (f"{function} printed more than {self.limits.output_bytes:,} bytes, the output limit of "
+                          "a part")
+        if not result.is_file():
+            detail = f" ({reply.ename}: {reply.evalue[:200]})" if reply.status == "error" else ""
+            return None, f"the grader could not call {function}: your code changed what the grader needs{detail}"
+        with open(result, "rb") as stream:
+            text = stream.read(MAX_RESULT_BYTES + 1)
+        if len(text) > MAX_RESULT_BYTES:
+            return None, f"{function} returned more than {MAX_RESULT_BYTES:,} bytes of data"
+        try:
+            return loads(text.decode("utf-8")), ""
+        except (ValueError, UnicodeDecodeError):
+            return None, f"the result of {function} could not be read as plain data"
+
+    def recover(self) -> None:
+        """After a time limit or a death: a fresh kernel with the notebook's cells run again, if it is gone."""
+        if self.kernel.alive():
+            return
+        self.kernel.restart()
+        while not self.run_cells():
+            self.kernel.restart()
+
+    def close(self) -> None:
+        """Kill the kernel and everything it started."""
+        self.kernel.stop()
+
+
+def grade_part(session: Session, part: Part, hidden: list | None, deadline: float) -> str:
+    """"ok", or the first thing wrong with the part (all of its cases share the part's time limit)."""
+    if part.name in session.plan.zero:
+        return session.plan.zero[part.name]
+    budget_end = min(deadline, time.monotonic() + session.limits.part_seconds)
+    for is_hidden, cases in ((False, part.visible()), (True, hidden or [])):
+        for case in cases:
+            seconds = budget_end - time.monotonic()
+            if seconds <= 0:
+                return (f"not finished within the part's time limit of {session.limits.part_seconds:g} s "
+                        "(--part-timeout)" if time.monotonic() < deadline else
+                        "not graded: the notebook used its total time limit (--timeout)")
+            result, why = session.call(case.function, case.args, case.keep, seconds)
+            problem = why or verdict(case, result, is_hidden)
+            if problem:
+                if part.name in session.cell_errors and "defines no function" in problem:
+                    problem += f"; your solution cell {session.cell_errors[part.name]}"
+                if "raised MemoryError" in problem:
+                    problem += f" (the memory limit is {session.limits.memory_bytes / 2**30:g} GB)"
+                return problem
+    return "ok"
+
+
+def grade_notebook(submission: str | Path, assignment: str | None = None, source: str | Path | None = None,
+                   solutions: str | Path | None = None, device: str | None = None, limits: Limits | None = None,
+                   timeout: float = 600, hide: list[str] | None = None) -> dict:
+    """Grade one notebook; a report with each part's points, maximum and message. Never raises for a bad
+    submission (UnknownAssignment when its assignment cannot be told)."""
+    started = time.monotonic()
     submission = Path(submission)
-    report: dict = {"notebook": str(submission), "parts": [], "points": 0, "max_points": 0}
+    limits = limits or Limits()
     try:
-        submission_nb = nbformat.read(submission, as_version=4)
-    except Exception as error:  # unreadable or not a notebook
-        submission_nb, report["error"] = nbformat.v4.new_notebook(), f"cannot read the submission: {error}"
-    source = Path(source) if source else source_for(submission_nb, submission)
-    source_nb = nbformat.read(source, as_version=4)
-    notebook, zero = assemble(source_nb, submission_nb)
-    graded = {nbgrader_id(c): c.metadata["nbgrader"]["points"] for c in source_nb.cells
-              if c.metadata.get("nbgrader", {}).get("grade")}
-    results = run_isolated(notebook, device, timeout, cell_timeout) if "error" not in report else {}
-    for grade_id, max_points in graded.items():
-        part = grade_id.rsplit("_", 1)[0]
-        error = zero.get(part) or results.get(grade_id, "not run (the notebook hit its total time limit)")
-        points = 0 if error else max_points
-        report["parts"].append({"part": part, "points": points, "max_points": max_points, "message": error or "ok"})
-        report["points"] += points
-        report["max_points"] += max_points
+        notebook = nbformat.read(submission, as_version=4)
+    except Exception as error:  # unreadable, or not a notebook
+        notebook, unreadable = nbformat.v4.new_notebook(), f"cannot read the submission: {error}"[:300]
+    else:
+        unreadable = ""
+    source = Path(source) if source else None
+    name = assignment_of(notebook, submission, assignment, source)
+    solutions = Path(solutions) if solutions else REPOSITORY_SOLUTIONS
+    if source is None and (solutions / name / f"{name}_exercises.ipynb").is_file():
+        source = solutions / name / f"{name}_exercises.ipynb"
+    source_nb = nbformat.read(source, as_version=4) if source else None
+    hidden = hidden_cases(name, solutions)
+    parts = ASSIGNMENTS[name]
+    report: dict = {"notebook": str(submission), "assignment": name, "hidden_tests": hidden is not None,
+                    "parts": [], "points": 0, "max_points": sum(p.points for p in parts)}
+    if unreadable:
+        report["error"] = unreadable
+        report["parts"] = [{"part": p.name, "points": 0, "max_points": p.points, "message": unreadable}
+                           for p in parts]
+        return report
+    limits = replace(limits, hide=limits.hide + hidden_paths(solutions, source, submission, hide or []))
+    session = Session(plan(notebook, name, source_nb), limits, device)
+    deadline = started + timeout
+    try:
+        session.open()
+        for part in parts:
+            message = grade_part(session, part, hidden.get(part.name) if hidden else None, deadline)
+            points = part.points if message == "ok" else 0
+            report["parts"].append({"part": part.name, "points": points, "max_points": part.points,
+                                    "message": message})
+            report["points"] += points
+    finally:
+        session.close()
+    report["seconds"] = round(time.monotonic() - started, 1)
     return report
 
 
-def run_isolated(notebook, device: str | None, timeout: float, cell_timeout: float) -> dict[str, str | None]:
-    """Execute in a child process (its own session, killed as a group at ``timeout``); error per test cell."""
-    with tempfile.TemporaryDirectory() as tmp:
-        in_path, out_path = Path(tmp) / "graded.ipynb", Path(tmp) / "graded.out.ipynb"
-        nbformat.write(notebook, in_path)
-        env = os.environ | ({"RFS_DEVICE": device} if device else {})
-        command = [sys.executable, "-m", "autograder", "_execute", str(in_path), str(out_path), str(cell_timeout)]
-        process = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, cwd=tmp)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        if not out_path.exists():
-            return {}
-        executed = nbformat.read(out_path, as_version=4)
-    return {c.metadata["grade_id"]: cell_error(c) for c in executed.cells if c.metadata.get("grade_id")}
+def hidden_paths(solutions: Path, source: Path | None, submission: Path, extra: list[str]) -> list[str]:
+    """What the learner's kernel must not see: the instructor's solutions and notebook, the submission's folder,
+    the repository's history; never a folder Python imports autograder or rfs from, nor one holding the
+    kernel's temporary folder."""
+    candidates = [solutions, solutions.parent / ".git", submission.resolve().parent, *map(Path, extra)]
+    if source is not None:
+        candidates.append(source.resolve().parent)
+    needed = [Path(p).resolve() for p in [*PACKAGES, *sys.path, tempfile.gettempdir()] if p]  # the kernel's too
+    return sorted({str(p.resolve()) for p in candidates
+                   if p.exists() and not any(n == p.resolve() or p.resolve() in n.parents for n in needed)})
 
 
 def print_report(report: dict) -> None:
     """Print a report as JSON."""
     print(json.dumps(report, indent=2))
+
+
+def self_test(device: str | None = None) -> int:
+    """Grade each instructor's notebook (visible and hidden cases): every part must score. Prints one line each."""
+    failed = 0
+    for name in ASSIGNMENTS:
+        source = REPOSITORY_SOLUTIONS / name / f"{name}_exercises.ipynb"
+        if not source.is_file():
+            print(f"skipped {name}: no {source}")
+            continue
+        report = grade_notebook(source, name, device=device)
+        for part in report["parts"]:
+            failed += part["message"] != "ok"
+            print(f"{'ok    ' if part['message'] == 'ok' else 'FAILED'} {name} {part['part']}: {part['message']}")
+    return 1 if failed else 0

@@ -17,7 +17,8 @@ from rfs.settings import CRITIC_NAMES, METHODS, SCORER_NAMES, RunSettings  # no 
 
 DEFAULT_MODEL = "pocket-base"
 # Names the library defines, repeated here so that the parser needs no torch; tests/test_cli.py checks that they
-# match rfs.qwen3.CONFIGS and the pocket presets.
+# match rfs.qwen3.CONFIGS and the pocket presets (tests/test_multiple_choice.py: rfs.multiple_choice.SCORERS).
+MC_SCORERS = ("letter", "generate", "answer-mean", "answer-sum")
 BENCH_SIZES = ("0.6b", "1.7b", "4b", "8b", "14b", "32b", "tiny", "pocket")
 POCKET_PRESETS = ("base", "reasoning")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -38,9 +39,14 @@ EVAL_EXAMPLES = """examples:
   rfs eval --method self-consistency --samples 8          majority vote of 8 samples at T=0.8
   rfs eval --method best-of-n --samples 8 --scorer logprob
   rfs eval --method self-refine --rounds 2                the model checks its own steps and revises
+  rfs eval --model qwen3-0.6b --method self-refine --critic prompt   it reviews its solution in words, rewrites it
   rfs eval --method self-refine --critic verifier         ORACLE critic: an upper bound, not a method
   rfs eval --method best-of-n --sweep                     accuracy at 1 2 4 8 16 samples: table and plot
   rfs eval --report results.jsonl                         regrade and summarize a results file"""
+MC_EXAMPLES = """examples:
+  rfs mc --scorer answer-mean                             whole answers scored on mc-pocket
+  rfs mc --model pocket-reasoning --scorer generate --thinking on --hide-choices
+  rfs mc --model qwen3-0.6b-base --dataset mmlu:high_school_mathematics --scorer letter"""
 
 
 # --- Checking values as they are parsed -----------------------------------------------------------------------
@@ -220,7 +226,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """List the known model names, their sizes and whether each is available offline."""
+    """List the known model names, their sizes and whether each is available offline; with --memory, the memory
+    every Qwen3 size needs (appendix D)."""
+    if args.memory:
+        from rfs.memory import format_memory_table
+
+        print(format_memory_table(args.tokens, checkpointing=not args.no_checkpointing))
+        return 0
     from rfs.hub import list_models
 
     rows = list_models()
@@ -228,6 +240,27 @@ def cmd_models(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r['name']:<20} {r['params']:<8} {'yes' if r['cached'] else 'no':<10} {r['source']}")
     print("\nFetch a hub model once with `rfs download NAME`; pocket models ship with rfs.")
+    return 0
+
+
+def cmd_mc(args: argparse.Namespace) -> int:
+    """Evaluate a model on multiple-choice questions with one of three scorers (appendix F): the letter's
+    log-probability, generate-then-parse, or the whole answer's log-probability. mc-pocket ships with rfs; MMLU
+    comes from the Hugging Face hub (needs `pip install datasets`)."""
+    from rfs.multiple_choice import evaluate_choices, load_questions, question_format, summarize_choices
+
+    questions = load_questions(args.dataset, limit=args.limit)
+    model, tokenizer = load(args)
+    results = evaluate_choices(model, tokenizer, questions, args.scorer, question_format(args.dataset),
+                               show_choices=not args.hide_choices, chat=args.thinking is not None,
+                               thinking=args.thinking != "off", max_new_tokens=args.max_new_tokens,
+                               batch_size=args.batch_size)
+    summary = summarize_choices(results)
+    print(f"{args.model} on {args.dataset}, scorer {args.scorer}: accuracy {summary['accuracy']:.1%} on "
+          f"{summary['questions']} questions (chance 25%)")
+    if args.scorer == "generate":
+        print(f"{summary['no_choice']} answers picked no choice (counted wrong)")
+    print("by type: " + ", ".join(f"{k} {v:.1%}" for k, v in summary["by_type"].items()))
     return 0
 
 
@@ -317,6 +350,43 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.plot:
         print(f"plot saved to {plot_by_level(summary, args.plot, title)}")
     return 0
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    """Grade the solutions of an rfs eval results file with a judge model; its agreement with the verifier."""
+    import json
+
+    from rfs.evaluate import read_results
+    from rfs.judge import agreement, ask_endpoint, ask_local_model, describe_agreement, judge_prompts, read_grade
+
+    results = read_results(args.results)[:args.limit]
+    if not results:
+        raise FileNotFoundError(f"no results in {args.results}: write some with `rfs eval --out {args.results}`")
+    judge = args.judge or os.environ.get("OPENAI_BASE_URL")
+    prompts = judge_prompts(results)
+    if judge.startswith(("http://", "https://")):
+        print(f"asking {judge} to grade {len(prompts)} solutions, {args.concurrency} at a time", file=sys.stderr)
+        replies = ask_endpoint(prompts, judge, args.api_key, args.judge_model, args.max_tokens or 1024,
+                               args.concurrency)
+    else:
+        model, tokenizer = load(argparse.Namespace(**vars(args) | {"model": judge, "compile": False}))
+        replies = ask_local_model(prompts, model, tokenizer, args.max_tokens, batch_size=args.batch_size)
+    grades = [read_grade(reply) for reply in replies]
+    if args.out:
+        with open(args.out, "w") as f:
+            for result, reply, grade in zip(results, replies, grades, strict=True):
+                f.write(json.dumps(result | {"judge_reply": reply, "judge_grade": grade}) + "\n")
+        print(f"judged results written to {args.out}", file=sys.stderr)
+    print(describe_agreement(agreement(grades, [bool(r["correct"]) for r in results])))
+    return 0
+
+
+def judge_conflicts(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``rfs judge``'s flags, or None."""
+    if not (args.judge or os.environ.get("OPENAI_BASE_URL")):
+        return ("name the judge: --judge http://HOST:PORT/v1 (an OpenAI-compatible endpoint, such as rfs serve), "
+                "--judge MODEL (a model name or folder, run here), or set OPENAI_BASE_URL")
+    return None
 
 
 def cmd_pocket(args: argparse.Namespace) -> int:
@@ -429,9 +499,11 @@ def add_eval_parser(sub) -> None:
                         "mean-logprob (their mean; default) or heuristic (boxed, finished, short)")
     p.add_argument("--rounds", type=positive_int, default=2,
                    help="self-refine: most critique-and-revise rounds (default 2)")
-    p.add_argument("--critic", default="self-check", choices=CRITIC_NAMES,
-                   help="self-refine: self-check (the model recomputes its own steps; default) or verifier (an "
-                        "ORACLE that compares with the reference answer: an upper bound, not a deployable method)")
+    p.add_argument("--critic", default=None, choices=CRITIC_NAMES,
+                   help="self-refine: prompt (the model reviews its solution in words against a rubric and rewrites "
+                        "it; default for Qwen3), self-check (pocket models only: the model recomputes its own "
+                        "arithmetic steps; their default) or verifier (an ORACLE that compares with the reference "
+                        "answer: an upper bound, not a deployable method)")
     p.add_argument("--check-samples", type=positive_int, default=1,
                    help="self-refine with self-check: solve each claim's check this many times at T=0.8 and take "
                         "their vote (default 1: one greedy check, which tends to repeat the solution's mistake)")
@@ -452,6 +524,70 @@ def add_eval_parser(sub) -> None:
                    help="--sweep: folder for results.jsonl, sweep.md, sweep.csv and sweep.png "
                         "(default runs/sweep-METHOD)")
     p.set_defaults(func=cmd_eval, conflicts=eval_conflicts)
+
+
+def add_judge_parser(sub) -> None:
+    """``rfs judge``."""
+    p = sub.add_parser("judge", help="grade eval results with a judge model; its agreement with the verifier",
+                       description=cmd_judge.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n"
+                              "  rfs judge runs/results.jsonl --judge http://127.0.0.1:8000/v1 --limit 50   "
+                              "an rfs serve (or any OpenAI-compatible) endpoint\n"
+                              "  rfs judge runs/results.jsonl --judge qwen3-0.6b --limit 50                 "
+                              "a model run here")
+    p.add_argument("results", metavar="RESULTS", help="a results JSONL file written by rfs eval --out")
+    p.add_argument("--judge", default=None, metavar="URL_OR_MODEL",
+                   help="an OpenAI-compatible base URL (http://.../v1) or a model name or folder to run here "
+                        "(default: OPENAI_BASE_URL)")
+    p.add_argument("--judge-model", default=None,
+                   help="with a URL: the model id to ask (default: the first the endpoint lists)")
+    p.add_argument("--api-key", default=None, help="with a URL: the API key (default: OPENAI_API_KEY)")
+    p.add_argument("--limit", type=positive_int, default=None, help="judge only the first N results")
+    p.add_argument("--max-tokens", type=positive_int, default=None,
+                   help="longest reply of the judge (default 1024 for an endpoint, the model's own for a model)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="with a model: prompts judged together")
+    p.add_argument("--concurrency", type=positive_int, default=8, help="with a URL: requests in flight at a time")
+    p.add_argument("--out", default=None, help="write each result with the judge's reply and grade to this JSONL")
+    add_machine_args(p, model=None, with_compile=False)
+    p.set_defaults(func=cmd_judge, conflicts=judge_conflicts)
+
+
+def mc_dataset(text: str) -> str:
+    """A multiple-choice set: mc-pocket, mmlu (every subject) or mmlu:SUBJECT."""
+    if text == "mc-pocket" or text == "mmlu" or (text.startswith("mmlu:") and len(text) > 5):
+        return text
+    raise argparse.ArgumentTypeError(f"unknown multiple-choice set {text!r}: use mc-pocket (ships with rfs), mmlu "
+                                     "or mmlu:SUBJECT (e.g. mmlu:high_school_mathematics)")
+
+
+def mc_conflicts(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``rfs mc``'s flags taken together, or None."""
+    if args.scorer != "generate" and (args.hide_choices or args.thinking is not None):
+        return "--hide-choices and --thinking apply to --scorer generate only"
+    return None
+
+
+def add_mc_parser(sub) -> None:
+    """``rfs mc``."""
+    p = sub.add_parser("mc", help="evaluate a model on multiple-choice questions (mc-pocket, MMLU)",
+                       description=" ".join(cmd_mc.__doc__.split()), epilog=MC_EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_machine_args(p)
+    p.add_argument("--dataset", type=mc_dataset, default="mc-pocket",
+                   help="mc-pocket (default; 300 pocket-math questions, ships with rfs), mmlu or mmlu:SUBJECT")
+    p.add_argument("--scorer", default="letter", choices=MC_SCORERS,
+                   help="letter: log-probability of A-D after the lettered choices (default); generate: write an "
+                        "answer, then parse the choice; answer-mean / answer-sum: mean or total log-probability "
+                        "of each choice's text")
+    p.add_argument("--hide-choices", action="store_true",
+                   help="generate: ask the question without its choices and match the answer to them")
+    p.add_argument("--thinking", choices=["on", "off"], default=None,
+                   help="generate: use the chat format, thinking on or off (for chat models)")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N questions")
+    p.add_argument("--max-new-tokens", type=positive_int, default=256,
+                   help="generate: most new tokens per answer (default 256; 2048 or more for real Qwen3 thinking)")
+    p.add_argument("--batch-size", type=positive_int, default=16, help="questions run together (default 16)")
+    p.set_defaults(func=cmd_mc, conflicts=mc_conflicts)
 
 
 def add_bench_parser(sub) -> None:
@@ -564,6 +700,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("models", help="list model names and what is available offline", description=cmd_models.__doc__)
+    p.add_argument("--memory", action="store_true",
+                   help="print parameters, weights per dtype, KV cache per 1k tokens and training memory of every "
+                        "Qwen3 size instead")
+    p.add_argument("--tokens", type=positive_int, default=4096,
+                   help="--memory: tokens per training step, for the activations (default 4096)")
+    p.add_argument("--no-checkpointing", action="store_true",
+                   help="--memory: training without activation checkpointing (every activation kept)")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("download", help="download a model from the Hugging Face hub", description=cmd_download.__doc__)
@@ -572,6 +715,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bench_parser(sub)
     add_eval_parser(sub)
+    add_judge_parser(sub)
+    add_mc_parser(sub)
     add_serve_parser(sub)
     add_export_parser(sub)
     add_pocket_parser(sub)
@@ -595,7 +740,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # report library errors as one clear line, not a traceback
         from rfs.hub import CheckpointError
 
-        if isinstance(error, (CheckpointError, FileNotFoundError, ValueError)):
+        if isinstance(error, (CheckpointError, FileNotFoundError, ValueError, ConnectionError)):
             print(f"rfs: error: {error}", file=sys.stderr)
             return 2
         raise

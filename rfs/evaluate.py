@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from rfs.prompts import build_prompt, defaults_for
 from rfs.qwen3 import Qwen3
-from rfs.refine import self_refine
+from rfs.refine import choose_critic, self_refine
 from rfs.scaling import SCORERS, majority_vote, sample_solutions
 from rfs.settings import METHODS, RunSettings
 from rfs.tokenizer import Tokenizer
@@ -49,12 +49,17 @@ def _rewrite(path: Path, records: list[dict]) -> None:
 
 
 def grade_problem(record: dict, outputs: list[str], chosen: int | None = None) -> dict:
-    """Extract and grade the answer of each output; the problem's answer is output ``chosen``'s, or their vote."""
+    """Extract and grade the answer of each output; the problem's answer is output ``chosen``'s, or their vote.
+
+    The problem text, where the record has it, lets the verifier accept an answer in a requested base written
+    without its subscript (see :func:`rfs.verify.grade_answer`).
+    """
+    reference, problem = record["answer"], record.get("problem")
     answers = [extract_answer(o) for o in outputs]
-    verdicts = [a is not None and grade_answer(a, record["answer"]) for a in answers]
+    verdicts = [a is not None and grade_answer(a, reference, problem) for a in answers]
     final = answers[chosen] if chosen is not None else majority_vote(answers)
     return {"answers": answers, "verdicts": verdicts, "answer": final,
-            "correct": final is not None and grade_answer(final, record["answer"])}
+            "correct": final is not None and grade_answer(final, reference, problem)}
 
 
 def describe(stored: dict) -> str:
@@ -121,6 +126,8 @@ def evaluate(model: Qwen3, tokenizer: Tokenizer, records: list[dict], settings: 
     settings = settings or RunSettings()
     if settings.max_new_tokens is None:
         settings = replace(settings, max_new_tokens=defaults_for(tokenizer).max_new_tokens)
+    if settings.method == "self-refine":  # the model's critic, refused where it cannot judge this model
+        settings = replace(settings, critic=choose_critic(tokenizer, settings.critic))
     stored = settings.record()
     out = Path(out) if out else None
     done = {r["id"]: r for r in read_results(out)} if out else {}
@@ -141,7 +148,8 @@ def evaluate(model: Qwen3, tokenizer: Tokenizer, records: list[dict], settings: 
             for record, result in zip(batch, solved, strict=True):
                 text = build_prompt(tokenizer, record["problem"], settings.prompt, settings.thinking)
                 result = {"id": record["unique_id"], "level": record.get("level"), "type": record.get("type"),
-                          "reference": record["answer"], "settings": stored, "prompt": text, **result,
+                          "problem": record["problem"], "reference": record["answer"], "settings": stored,
+                          "prompt": text, **result,
                           **grade_problem(record, result["outputs"], result["chosen"]), "seconds": seconds}
                 done[result["id"]] = result
                 correct += result["correct"]

@@ -9,8 +9,8 @@ that start with ``PROMPTS`` (they saw "Let's think step by step." only before wo
 switches them into their careful mode). Real Qwen3 models learned from the web, and the book's prompt tells
 them where the answer goes (``QWEN3_PROMPTS``): without that instruction a model may answer correctly in a form
 the verifier cannot find. :func:`defaults_for` is the one place that picks a model's templates, how many new
-tokens its answers need and the notation it understands, from the kind its folder declares
-(``rfs.hub.model_kind``, carried by its tokenizer).
+tokens its answers need, the notation it understands and the self-refinement critics that can judge its
+solutions (chapter 5), from the kind its folder declares (``rfs.hub.model_kind``, carried by its tokenizer).
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ class ModelDefaults:
     max_new_tokens: int  # room for a whole answer: thinking models on MATH-500 take ~1,400 tokens on average
     notation: Callable[[str], str]  # rewrites a typed question into the notation the model understands
     understands: str  # what the model can be asked, for `rfs chat`'s banner ("" when anything goes)
+    critic: str  # chapter 5's default critic (an rfs.refine.CRITICS name)
+    critics: tuple[str, ...]  # the critics that can judge this model's solutions
 
 
 POCKET_UNDERSTANDS = (
@@ -73,8 +75,11 @@ POCKET_UNDERSTANDS = (
     "notation; anything else (a greeting, a question in words) gets a made-up sum.")
 
 MODEL_DEFAULTS: dict[str, ModelDefaults] = {
-    "pocket": ModelDefaults(PROMPTS, POCKET_CHAT, 384, pocket_notation, POCKET_UNDERSTANDS),
-    "qwen3": ModelDefaults(QWEN3_PROMPTS, QWEN3_CHAT, 2048, as_typed, ""),
+    # A pocket model cannot follow a critique in words, so its default critic recomputes its arithmetic claims;
+    # that self-check parses pocket-math steps only, so real models critique their solutions in words.
+    "pocket": ModelDefaults(PROMPTS, POCKET_CHAT, 384, pocket_notation, POCKET_UNDERSTANDS,
+                            "self-check", ("verifier", "self-check", "prompt")),
+    "qwen3": ModelDefaults(QWEN3_PROMPTS, QWEN3_CHAT, 2048, as_typed, "", "prompt", ("verifier", "prompt")),
 }
 
 

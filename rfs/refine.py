@@ -2,9 +2,9 @@
 
 A round of refinement asks a critic what is wrong with the current attempt and revises the attempt where the
 critic points. Refinement stops after a chosen number of rounds, when the critic accepts an attempt, or when a
-self-checked revision reaches the same answer as the attempt before it (another round would most likely change
-nothing).
-Two critics (``CRITICS``):
+revision by the model's own critique reaches the same answer as the attempt before it (another round would most
+likely change nothing).
+Three critics (``CRITICS``); which ones suit a model, and its default, come from ``rfs.prompts.defaults_for``:
 
 - ``"verifier"`` compares the final answer with the reference answer. That is an ORACLE: it reads the answer
   key, so it shows how far refinement could go with a perfect critic (an upper bound), and it cannot be used
@@ -15,7 +15,12 @@ Two critics (``CRITICS``):
   is the critique ("step 2: the check gives 758, not 768"). The revision keeps the solution up to that value,
   writes the checked value instead, and lets the model continue from there. A greedy check solves a claim the
   way the solution did and so tends to repeat its mistake; with ``check_samples`` above 1, each claim is solved
-  by several sampled checks that vote (chapter 4's self-consistency).
+  by several sampled checks that vote (chapter 4's self-consistency). It is POCKET-ONLY: it reads the
+  whole-number claims pocket models write, and is refused on real models. It is the pocket models' default.
+- ``"prompt"`` is the book's self-refinement for models that follow instructions (real Qwen3; the default
+  there). The model reviews its own solution in words against a rubric (is each step right? is the final
+  answer right?) and ends with a verdict; a solution judged wrong is rewritten from a prompt that holds the
+  problem, the previous solution and the review.
 
 Tokens spent count every generated token: solutions, revisions and the checks' own solutions. Prompts are not
 counted; the model reads them in one parallel pass, far cheaper per token than generating.
@@ -75,20 +80,27 @@ class Critique:
     accepted: bool
     feedback: str = ""  # what is wrong, in words
     fix: str | None = None  # self-check: the solution up to the wrong value, with the checked value in its place
-    tokens: int = 0  # tokens the critic generated (the checks' solutions)
+    tokens: int = 0  # tokens the critic generated (the checks' solutions, or the review)
+    rewrite: str | None = None  # prompt critic: the prompt that asks for a rewritten solution
 
 
 # --- Writing and scoring attempts ----------------------------------------------------------------------------
+
+def complete(model: Qwen3, tokenizer: Tokenizer, prompts: list[str], options: Options, temperature: float = 0.0,
+             seed: int = 0) -> list[Completion]:
+    """One completion of each prompt, at most ``options.max_new_tokens`` long (default: the model's)."""
+    max_new_tokens = options.max_new_tokens or defaults_for(tokenizer).max_new_tokens
+    completions = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
+                           temperature=temperature, seed=seed, batch_size=options.batch_size)
+    return [c for [c] in completions]
+
 
 def continue_solutions(model: Qwen3, tokenizer: Tokenizer, problems: list[str], prefixes: list[str],
                        options: Options, temperature: float = 0.0, seed: int = 0) -> list[Completion]:
     """Continue the solution of each problem from the start of it written in ``prefixes`` ("" = from scratch)."""
     prompts = [build_prompt(tokenizer, p, options.prompt, options.thinking) + prefix
                for p, prefix in zip(problems, prefixes, strict=True)]
-    max_new_tokens = options.max_new_tokens or defaults_for(tokenizer).max_new_tokens
-    completions = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
-                           temperature=temperature, seed=seed, batch_size=options.batch_size)
-    return [c for [c] in completions]
+    return complete(model, tokenizer, prompts, options, temperature, seed)
 
 
 @torch.inference_mode()
@@ -122,8 +134,8 @@ def first_attempts(model: Qwen3, tokenizer: Tokenizer, problems: list[str],
 
 # --- Critics -------------------------------------------------------------------------------------------------
 
-def verifier_critique(model: Qwen3, tokenizer: Tokenizer, attempts: list[Attempt], references: list[str | None],
-                      options: Options) -> list[Critique]:
+def verifier_critique(model: Qwen3, tokenizer: Tokenizer, problems: list[str], attempts: list[Attempt],
+                      references: list[str | None], options: Options) -> list[Critique]:
     """ORACLE critic: accept an attempt whose answer matches the reference answer (an upper bound, not a method)."""
     if any(r is None for r in references):
         raise ValueError("the verifier critic is an oracle: it needs the reference answer of every problem")
@@ -200,9 +212,10 @@ def judge_claims(text: str, checked: list[tuple[Claim, list[Completion]]]) -> Cr
     return Critique(True, tokens=tokens)
 
 
-def self_check_critique(model: Qwen3, tokenizer: Tokenizer, attempts: list[Attempt],
+def self_check_critique(model: Qwen3, tokenizer: Tokenizer, problems: list[str], attempts: list[Attempt],
                         references: list[str | None], options: Options) -> list[Critique]:
-    """Critic without the reference (``references`` is unused): the model recomputes each attempt's claims.
+    """POCKET-ONLY critic without the reference (``problems`` and ``references`` are unused): the model
+    recomputes each attempt's arithmetic claims.
 
     All claims of all attempts are asked as fresh problems and solved together with the step-by-step prompt:
     greedily, or ``options.check_samples`` times at ``CHECK_TEMPERATURE`` (sharing each question's prefill);
@@ -220,16 +233,104 @@ def self_check_critique(model: Qwen3, tokenizer: Tokenizer, attempts: list[Attem
     return [judge_claims(a.text, [(c, next(checks)) for c in cs]) for a, cs in zip(attempts, claims, strict=True)]
 
 
-Critic = Callable[[Qwen3, Tokenizer, list[Attempt], list[str | None], Options], list[Critique]]
-CRITICS: dict[str, Critic] = {"verifier": verifier_critique, "self-check": self_check_critique}
+# The prompt critic's two prompts. The review ends with a verdict line that :func:`read_verdict` finds.
+CRITIQUE_PROMPT = (
+    "You are a careful math teacher. Check a student's solution.\n\n"
+    "Problem:\n{problem}\n\nSolution:\n{solution}\n\n"
+    "Check it against this rubric:\n"
+    "1. Is each step right? Name the first wrong step, if any, and say what it should be.\n"
+    "2. Is the final answer right?\n"
+    "End with one line: VERDICT: CORRECT or VERDICT: WRONG.\n")
+REFINE_PROMPT = (
+    "You are a careful math student. Your solution was checked; improve it.\n\n"
+    "Problem:\n{problem}\n\nYour solution:\n{solution}\n\nThe check:\n{review}\n\n"
+    "Write a complete corrected solution that fixes what the check found. "
+    "Write the final answer in \\boxed{{}}.\n")
+VERDICT = re.compile(r"VERDICT:\W*(CORRECT|WRONG|INCORRECT)", re.IGNORECASE)
 
 
-def critique(model: Qwen3, tokenizer: Tokenizer, attempts: list[Attempt], critic: str = "self-check",
-             references: list[str | None] | None = None, options: Options = DEFAULTS) -> list[Critique]:
-    """The verdict of ``CRITICS[critic]`` on each attempt (``references`` are needed by the verifier only)."""
+def final_text(text: str) -> str:
+    """What a solution or review says after its thinking (the text after ``</think>``; all of it without one)."""
+    return text.rsplit("</think>", 1)[-1].strip()
+
+
+def instruction_prompt(tokenizer: Tokenizer, message: str, options: Options, opening: str) -> str:
+    """``message`` given to the model the way its solutions were asked: as a user message in the chat format
+    (thinking as ``options`` say), or as plain text followed by ``opening`` for a base model to continue."""
+    if options.prompt == "chat":
+        return tokenizer.render_chat([{"role": "user", "content": message}], thinking=options.thinking is not False)
+    return f"{message}\n{opening}"
+
+
+def critique_prompt(tokenizer: Tokenizer, problem: str, attempt: Attempt, options: Options) -> str:
+    """The prompt that asks the model to review ``attempt`` with the rubric of ``CRITIQUE_PROMPT``."""
+    message = CRITIQUE_PROMPT.format(problem=problem, solution=final_text(attempt.text))
+    return instruction_prompt(tokenizer, message, options, "Review:\n")
+
+
+def refine_prompt(tokenizer: Tokenizer, problem: str, attempt: Attempt, review: str, options: Options) -> str:
+    """The prompt that asks for a rewrite of ``attempt`` that fixes what ``review`` found (``REFINE_PROMPT``)."""
+    message = REFINE_PROMPT.format(problem=problem, solution=final_text(attempt.text), review=final_text(review))
+    return instruction_prompt(tokenizer, message, options, "Corrected solution:\n")
+
+
+def read_verdict(review: str) -> bool | None:
+    """True when a review's last verdict line says CORRECT, False when it says WRONG, None when it has none.
+
+    A thinking model's review is read after its thinking (:func:`final_text`), where it may weigh both verdicts.
+    """
+    found = VERDICT.findall(final_text(review))
+    return found[-1].upper() == "CORRECT" if found else None
+
+
+def prompt_critique(model: Qwen3, tokenizer: Tokenizer, problems: list[str], attempts: list[Attempt],
+                    references: list[str | None], options: Options) -> list[Critique]:
+    """Critic in words, without the reference (``references`` is unused): the model reviews each attempt.
+
+    All reviews are written together, greedily. An attempt is accepted only when its review's verdict says
+    CORRECT; a review that says WRONG, or gives no verdict, leads to a rewrite from :func:`refine_prompt`.
+    """
+    prompts = [critique_prompt(tokenizer, p, a, options) for p, a in zip(problems, attempts, strict=True)]
+    reviews = complete(model, tokenizer, prompts, options)
+    verdicts = []
+    for problem, attempt, review in zip(problems, attempts, reviews, strict=True):
+        accepted = read_verdict(review.text) is True
+        rewrite = None if accepted else refine_prompt(tokenizer, problem, attempt, review.text, options)
+        verdicts.append(Critique(accepted, review.text, tokens=len(review.token_ids), rewrite=rewrite))
+    return verdicts
+
+
+Critic = Callable[[Qwen3, Tokenizer, list[str], list[Attempt], list[str | None], Options], list[Critique]]
+CRITICS: dict[str, Critic] = {"verifier": verifier_critique, "self-check": self_check_critique,
+                              "prompt": prompt_critique}
+
+
+def choose_critic(tokenizer: Tokenizer, critic: str | None) -> str:
+    """``critic``, or the model's default when None (``rfs.prompts.defaults_for``), refused where it cannot work."""
+    defaults = defaults_for(tokenizer)
+    critic = critic or defaults.critic
     if critic not in CRITICS:
         raise ValueError(f"unknown critic {critic!r}: choose one of {list(CRITICS)}")
-    return CRITICS[critic](model, tokenizer, attempts, references or [None] * len(attempts), options)
+    if critic not in defaults.critics:
+        raise ValueError(f"the {critic} critic cannot judge a {tokenizer.kind} model's solutions: choose one of "
+                         f"{list(defaults.critics)}" + (" (self-check is pocket-only: it recomputes the arithmetic "
+                         "claims pocket models write, such as 483 + 275 = 758; use the prompt critic, where the "
+                         "model reviews its solution in words)" if critic == "self-check" else ""))
+    return critic
+
+
+def critique(model: Qwen3, tokenizer: Tokenizer, attempts: list[Attempt], critic: str | None = None,
+             references: list[str | None] | None = None, options: Options = DEFAULTS,
+             problems: list[str] | None = None) -> list[Critique]:
+    """The verdict of ``CRITICS[critic]`` on each attempt (default: the model's critic, :func:`choose_critic`).
+
+    ``references`` are needed by the verifier only, ``problems`` by the prompt critic only.
+    """
+    critic = choose_critic(tokenizer, critic)
+    if critic == "prompt" and problems is None:
+        raise ValueError("the prompt critic shows the model each problem: pass problems")
+    return CRITICS[critic](model, tokenizer, problems or [""] * len(attempts), attempts,
+                           references or [None] * len(attempts), options)
 
 
 # --- Revising, one round, many rounds ------------------------------------------------------------------------
@@ -239,32 +340,35 @@ def revise(model: Qwen3, tokenizer: Tokenizer, problems: list[str], attempts: li
     """Revise each attempt where its critique points.
 
     A critique with a fix (self-check: the text up to the wrong value, the checked value in its place) is
-    continued greedily by the model. A bare "wrong" (the verifier) gives a fresh solution sampled at
+    continued greedily by the model. A critique with a rewrite prompt (the prompt critic) is answered greedily
+    with a whole new solution. A bare "wrong" (the verifier) gives a fresh solution sampled at
     ``RESAMPLE_TEMPERATURE`` with ``seed``: a pocket model cannot read a critique, and greedy decoding would
     only write the same solution again.
     """
     prefixes = [c.fix or "" for c in critiques]
+    prompts = [c.rewrite or build_prompt(tokenizer, p, options.prompt, options.thinking) + prefix
+               for p, c, prefix in zip(problems, critiques, prefixes, strict=True)]
     continuations: dict[int, Completion] = {}
-    for temperature, rows in [(0.0, [i for i, c in enumerate(critiques) if c.fix]),
-                              (RESAMPLE_TEMPERATURE, [i for i, c in enumerate(critiques) if not c.fix])]:
+    for temperature, rows in [(0.0, [i for i, c in enumerate(critiques) if c.fix or c.rewrite]),
+                              (RESAMPLE_TEMPERATURE, [i for i, c in enumerate(critiques) if not (c.fix or c.rewrite)])]:
         if rows:
-            done = continue_solutions(model, tokenizer, [problems[i] for i in rows], [prefixes[i] for i in rows],
-                                      options, temperature, seed)
+            done = complete(model, tokenizer, [prompts[i] for i in rows], options, temperature, seed)
             continuations |= dict(zip(rows, done, strict=True))
     return [make_attempt(model, tokenizer, problems[i], prefixes[i] + c.text, c.finish_reason == "stop",
                          critiques[i].tokens + len(c.token_ids), options, critiques[i].feedback)
             for i, c in sorted(continuations.items())]
 
 
-def refine_round(model: Qwen3, tokenizer: Tokenizer, problem: str, attempt: Attempt, critic: str = "self-check",
+def refine_round(model: Qwen3, tokenizer: Tokenizer, problem: str, attempt: Attempt, critic: str | None = None,
                  reference: str | None = None, options: Options = DEFAULTS, seed: int = 0) -> Attempt | None:
     """One round of refinement of one problem: critique ``attempt``, then revise it.
 
     Returns None when the critic accepts the attempt (refinement stops there), else the revised attempt.
-    ``seed`` seeds the fresh sample that follows a bare "wrong" from the verifier. :func:`self_refine` runs
-    rounds like this one for many problems at once (round ``r`` with ``seed + r``).
+    ``critic`` defaults to the model's (:func:`choose_critic`). ``seed`` seeds the fresh sample that follows a
+    bare "wrong" from the verifier. :func:`self_refine` runs rounds like this one for many problems at once
+    (round ``r`` with ``seed + r``).
     """
-    [verdict] = critique(model, tokenizer, [attempt], critic, [reference], options)
+    [verdict] = critique(model, tokenizer, [attempt], critic, [reference], options, [problem])
     if verdict.accepted:
         return None
     [revised] = revise(model, tokenizer, [problem], [attempt], [verdict], options, seed)
@@ -275,9 +379,9 @@ def keep_best(attempts: list[Attempt], critic: str) -> int:
     """Index of the attempt to answer with.
 
     The verifier is never wrong and rejected every earlier attempt, so with it the last attempt is the only one
-    that may be right. Self-check can be wrong both ways (the model may recompute a step wrongly, and accept a
-    wrong step), so its verdicts decide what to revise but not what to answer: the highest score wins, the
-    earliest on ties.
+    that may be right. Self-check and the prompt critic can be wrong both ways (the model may misjudge a right
+    step, and accept a wrong one), so their verdicts decide what to revise but not what to answer: the highest
+    score wins, the earliest on ties.
     """
     if critic == "verifier":
         return len(attempts) - 1
@@ -305,20 +409,22 @@ class RefineResult:
 
 
 def self_refine(model: Qwen3, tokenizer: Tokenizer, problems: list[str], rounds: int = 2,
-                critic: str = "self-check", references: list[str] | None = None, scorer: str = "mean-logprob",
+                critic: str | None = None, references: list[str] | None = None, scorer: str = "mean-logprob",
                 prompt: str = "cot", thinking: bool | None = None, max_new_tokens: int | None = None, seed: int = 0,
                 batch_size: int | None = None, progress: bool = False, check_samples: int = 1) -> list[RefineResult]:
     """Refine the greedy solution of each problem for up to ``rounds`` rounds; one :class:`RefineResult` each.
 
     Each round does what :func:`refine_round` does, for all problems still being refined at once: one batched
-    critique, then one batched revision (round ``r`` resamples with seed ``seed + r``). A problem stops when the
-    critic accepts its attempt or, with self-check, when a revision keeps the answer (the verifier's revisions
+    critique, then one batched revision (round ``r`` resamples with seed ``seed + r``); ``critic`` defaults to the
+    model's (:func:`choose_critic`). A problem stops when the critic accepts its attempt or, with self-check or
+    the prompt critic, when a revision keeps the answer (the verifier's revisions
     are fresh samples, each as likely as the last to differ); the attempt kept is chosen by :func:`keep_best`,
     with attempts rated by ``SCORERS[scorer]``. Round ``r`` never depends on how many rounds
     follow, so the state after round ``r`` of a longer run is exactly an ``r``-round run.
     ``check_samples`` above 1 makes each self-check a vote of that many sampled checks (see :class:`Options`).
     With ``critic="verifier"`` the results are an ORACLE upper bound (the critic reads ``references``).
     """
+    critic = choose_critic(tokenizer, critic)  # refused before any solution is written
     options = Options(prompt, thinking, max_new_tokens, scorer, batch_size, check_samples)
     results = [RefineResult([a], tokens_by_round=[a.tokens])
                for a in first_attempts(model, tokenizer, problems, options)]
@@ -327,8 +433,8 @@ def self_refine(model: Qwen3, tokenizer: Tokenizer, problems: list[str], rounds:
         if not active:
             break
         attempts = [results[i].attempts[-1] for i in active]
-        verdicts = critique(model, tokenizer, attempts, critic,
-                            [references[i] for i in active] if references else None, options)
+        verdicts = critique(model, tokenizer, attempts, critic, [references[i] for i in active] if references else None,
+                            options, [problems[i] for i in active])
         todo = [k for k, v in enumerate(verdicts) if not v.accepted]  # positions in `active`
         revised = iter(revise(model, tokenizer, [problems[active[k]] for k in todo], [attempts[k] for k in todo],
                               [verdicts[k] for k in todo], options, seed + round_))

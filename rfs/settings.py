@@ -19,7 +19,7 @@ METHODS = {
     "self-refine": "the greedy solution, critiqued and revised round by round",
 }
 SCORER_NAMES = ("logprob", "mean-logprob", "heuristic")  # the rfs.scaling.SCORERS that rate a solution
-CRITIC_NAMES = ("verifier", "self-check")  # the rfs.refine.CRITICS that judge an attempt
+CRITIC_NAMES = ("verifier", "self-check", "prompt")  # the rfs.refine.CRITICS that judge an attempt
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,9 @@ class RunSettings:
     vote (self-consistency); self-consistency and best-of-n draw 8 samples at temperature 0.8 (they must
     differ); the prompt is cot for the methods of chapters 4-5 and plain otherwise. ``scorer`` (an
     ``rfs.scaling.SCORERS`` name) rates the samples of best-of-n and the attempts of self-refine; ``rounds``,
-    ``critic`` (``rfs.refine.CRITICS``) and ``check_samples`` (sampled checks per claim that vote) are
-    self-refine's. Settings that do not fit together raise a ``ValueError`` that says what to use instead.
+    ``critic`` (``rfs.refine.CRITICS``; None: the model's, from ``rfs.prompts.defaults_for``) and
+    ``check_samples`` (sampled checks per claim that vote) are self-refine's. Settings that do not fit together
+    raise a ``ValueError`` that says what to use instead.
     """
 
     method: str | None = None  # a METHODS name
@@ -43,7 +44,7 @@ class RunSettings:
     seed: int = 0
     scorer: str = "mean-logprob"
     rounds: int = 2
-    critic: str = "self-check"
+    critic: str | None = None  # default: the model's critic (self-check for pocket models, prompt for Qwen3)
     check_samples: int = 1
 
     def __post_init__(self) -> None:
@@ -64,7 +65,7 @@ class RunSettings:
                   "max_new_tokens": self.max_new_tokens, "seed": self.seed}
         if self.method == "self-refine":  # always greedy
             stored |= {"rounds": self.rounds, "critic": self.critic, "scorer": self.scorer}
-            return stored | ({"check_samples": self.check_samples} if self.critic == "self-check" else {})
+            return stored | ({"check_samples": self.check_samples} if self.critic in ("self-check", None) else {})
         stored["temperature"] = self.temperature
         if self.method != "greedy":
             stored["samples"] = self.samples
@@ -72,11 +73,11 @@ class RunSettings:
 
 
 def check_settings_fit(method: str, prompt: str, thinking: bool | None, samples: int, temperature: float,
-                       scorer: str, critic: str) -> None:
+                       scorer: str, critic: str | None) -> None:
     """Raise a ``ValueError`` saying what to use instead when run settings do not fit together."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: choose one of {list(METHODS)}")
-    if scorer not in SCORER_NAMES or critic not in CRITIC_NAMES:
+    if scorer not in SCORER_NAMES or critic not in (*CRITIC_NAMES, None):
         raise ValueError(f"choose a scorer from {list(SCORER_NAMES)} and a critic from {list(CRITIC_NAMES)}")
     if thinking is not None and prompt != "chat":
         raise ValueError(f"thinking on or off applies to the chat prompt, not to the {prompt} prompt: "

@@ -59,7 +59,7 @@ def test_learner_version_has_no_solutions_and_fails_every_test(released, assignm
     text = "\n".join(c.source for c in notebook.cells)
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
     assert text.count("raise NotImplementedError()") >= 3
-    NotebookClient(notebook, timeout=120, allow_errors=True, kernel_name="python3",
+    NotebookClient(notebook, timeout=120, allow_errors=True, kernel_name="python3", iopub_timeout=30,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     graded = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
     # Each test cell fails because the stub raises (a check may report it inside its own AssertionError).

@@ -1,7 +1,7 @@
-"""The autograder: a full nbgrader round trip, and `python -m autograder grade` on hostile submissions."""
+"""The autograder's pieces without a kernel (plain data, judges, plans, recognition, similarity, the CLI's
+errors), and nbgrader's own round trip. The hostile submissions are in test_hostile_submissions.py."""
 
 import csv
-import json
 import re
 import subprocess
 import sys
@@ -9,44 +9,180 @@ import time
 from pathlib import Path
 
 import nbformat
+import pytest
+import torch
 from test_assignments import ROOT, make_course, nbgrader
 
-from autograder.grade import assemble, imported_references
+from autograder import checks
+from autograder.assignments import ASSIGNMENTS, recognise
+from autograder.chapters.ch02 import top_p_cases
+from autograder.grade import imported_references, plan
+from autograder.part import Outcome, verdict
+from autograder.plain import NotPlain, Stand, dumps, loads
+from autograder.shim import install_traps, remove_traps
+from autograder.similarity import ratio
 
-SOLUTION = re.compile(r"[ \t]*### BEGIN SOLUTION\n(.*?)[ \t]*### END SOLUTION\n?", re.DOTALL)
+SOURCE = {a: nbformat.read(ROOT / f"solutions/{a}/{a}_exercises.ipynb", as_version=4) for a in ASSIGNMENTS}
+LEARNER = {a: nbformat.read(ROOT / f"book/assignments/{a}/{a}_exercises.ipynb", as_version=4) for a in ASSIGNMENTS}
 
 
-def submission(release: Path, source: Path, bodies: dict[str, str] | None = None) -> nbformat.NotebookNode:
-    """The learner copy with its solution cells filled: the instructor's code, or ``bodies[part]`` instead."""
-    learner = nbformat.read(release, as_version=4)
-    solutions = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(source, as_version=4).cells
-                 if c.metadata.get("nbgrader", {}).get("solution")}
+def test_plain_data_round_trips_and_refuses_lookalikes():
+    value = [1, 2.5, "a", None, True, (3, "b"), {"k": torch.arange(3)}, Stand("eq")]
+    back = loads(dumps(value))
+    assert back[:6] == value[:6] and isinstance(back[5], tuple) and back[7] == Stand("eq")
+    assert torch.equal(back[6]["k"], torch.arange(3))
+
+    class Anything(str):
+        def __eq__(self, other):
+            return True
+
+    for hostile in (Anything("x"), [object()], {1: 2}, torch.nn.Parameter(torch.ones(1))):
+        with pytest.raises(NotPlain):
+            dumps(hostile)
+    with pytest.raises(ValueError):
+        loads('{"__tensor__": 3}')
+
+
+def test_top_p_accepts_any_tie_and_says_what_differs():
+    [case] = top_p_cases([([[0.0, 0.0, 0.0, 0.0]], 0.3)])
+    ninf = float("-inf")
+    assert case.judge(Outcome(torch.tensor([[ninf, 0.0, ninf, 0.0]]))) is None  # 2 of 4 tied tokens, any 2
+    assert case.judge(Outcome(torch.tensor([[0.0, 0.0, 0.0, ninf]]))) == "row 0: expected to keep 2 tokens, " \
+                                                                        "you kept 3"
+    [case] = top_p_cases([([[2.0, 1.0, 0.5, -1.0]], 0.7)])
+    message = case.judge(Outcome(torch.tensor([[2.0, ninf, 0.5, ninf]])))
+    assert message == "row 0: you kept a token of logit 0.5 but dropped one of 1, which is more likely"
+
+
+def test_hidden_messages_name_the_property_not_the_input():
+    [case] = [c for c in __import__("autograder.assignments").assignments.hidden_cases("ch03")["extract"]
+              if c.what == "the last of two boxes"]
+    message = verdict(case, {"value": "1"}, hidden=True)
+    assert message == "hidden case 'the last of two boxes': wrong result"
+    assert verdict(case, {"raised": "KeyError", "message": "\\boxed{1} then"}, hidden=True) == \
+        "hidden case 'the last of two boxes' raised KeyError"
+    visible = verdict(case, {"value": "1"}, hidden=False)
+    assert visible == "extract_boxed('\\\\boxed{1} then \\\\boxed{2}'): expected '2', got '1'"
+
+
+def test_traps_catch_saved_references_and_are_removed():
+    import importlib
+
+    from rfs import scaling
+
+    saved = scaling.pass_at_k
+    undo = install_traps(["rfs.scaling.pass_at_k", "rfs.refine.CLAIM"])
+    try:
+        for reach in (saved, importlib.import_module("rfs.scaling").pass_at_k):
+            with pytest.raises(RuntimeError, match="calls rfs.scaling.pass_at_k"):
+                reach(4, 2, 2)
+        with pytest.raises(RuntimeError, match="calls rfs.refine.CLAIM"):
+            importlib.import_module("rfs.refine").CLAIM.finditer("1 + 1 = 2")
+    finally:
+        remove_traps(undo)
+    assert saved(4, 2, 2) == pytest.approx(5 / 6)
+
+
+def test_visible_self_check_runs_without_solutions_and_reports_expected_and_got(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("autograder.assignments.REPOSITORY_SOLUTIONS", tmp_path / "nothing")
+    def majority_vote(answers, equal):
+        firsts, counts = [], []
+        for answer in filter(None, answers):
+            i = next((i for i, first in enumerate(firsts) if equal(answer, first)), len(firsts))
+            firsts, counts = (firsts, counts) if i < len(firsts) else (firsts + [answer], counts + [0])
+            counts[i] += 1
+        return firsts[counts.index(max(counts))] if firsts else None
+
+    checks.check_majority_vote(majority_vote)
+    with pytest.raises(AssertionError, match=r"majority_vote\(\['7', '8', '7'\], grade_answer\): expected '7', "
+                       "got '8'"):
+        checks.check_majority_vote(lambda answers, equal: answers[1])
+    visible_only = lambda answers, equal: majority_vote(answers, equal) if answers else "?"  # noqa: E731
+    checks.check_majority_vote(visible_only)  # no hidden cases on this "learner's machine"
+    monkeypatch.chdir(ROOT / "book")  # in the instructor's repository the hidden cases run too
+    with pytest.raises(AssertionError, match="hidden case 'no answers': wrong result"):
+        checks.check_majority_vote(visible_only)
+
+
+def test_the_import_check_reads_one_line_at_a_time():
+    names = {"rms_norm", "filter_top_p"}
+    assert imported_references("from rfs.qwen3 import rms_norm\nx = 1\n", names) == ["rms_norm"]
+    assert imported_references("from rfs.qwen3 import (\n    rms_norm,\n)\n", names) == ["rms_norm"]
+    assert imported_references("import rfs\nrfs.generate.filter_top_p(x, 0.9)", names) == ["filter_top_p"]
+    assert imported_references("from rfs.qwen3 import KVCache\nfilter_top_p = 3", names) == []
+
+
+def test_plan_keeps_learner_cells_and_restores_locked_ones():
+    learner = nbformat.read(ROOT / "book/assignments/ch02/ch02_exercises.ipynb", as_version=4)
+    learner.cells.insert(3, nbformat.v4.new_code_cell("import math\nHELPER = 1"))
     for cell in learner.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        if grade_id in solutions:
-            part = grade_id.rsplit("_", 1)[0]
-            code = SOLUTION.sub(lambda m: m.group(1), solutions[grade_id])
-            cell.source = bodies[part] if bodies and part in bodies else code
-    return learner
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id == "imports":
+            cell.source = "import torch\nimport os; os.system('cat /etc/passwd')"
+        if grade_id == "rope_tests":
+            cell.source = "pass"
+        if grade_id == "decode_tests":  # as an older release wrote it: other comments are no edit
+            cell.source = "check_decode_step(attend_with_cache)  # the visible tests: run this cell to check your work"
+    learner.cells = [c for c in learner.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "top_p_tests"]
+    result = plan(learner, "ch02", SOURCE["ch02"])
+    codes = [c.code for c in result.cells]
+    assert "import math\nHELPER = 1" in codes and not any("passwd" in c for c in codes)
+    assert not any("check_" in c and "(" in c.split("import")[-1] for c in codes[1:])  # no test cell runs
+    assert result.zero == {"rope": "the locked test cell was edited", "top_p": "the test cell was deleted"}
 
 
-def body(signature: str, statement: str) -> str:
-    return f"{signature}\n    {statement}\n"
+def test_assignments_are_recognised_from_their_cells_and_points_agree_with_the_notebooks():
+    for name, notebook in LEARNER.items():
+        assert recognise(notebook) == name
+        points = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"] for c in notebook.cells
+                  if c.metadata.get("nbgrader", {}).get("grade")}
+        assert points == {p.grade_id: p.points for p in ASSIGNMENTS[name]}
+    assert recognise(nbformat.v4.new_notebook()) is None
+
+
+@pytest.mark.slow  # two Python starts that import torch
+def test_renamed_or_unknown_notebooks_get_one_line_not_a_traceback(tmp_path):
+    empty = tmp_path / "my_notebook.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), empty)
+    for target in (empty, tmp_path / "missing.ipynb"):
+        done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(target)], capture_output=True,
+                              text=True, cwd=ROOT, timeout=120)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert "--source" in done.stderr or "no notebook" in done.stderr
+
+
+def test_similarity_sees_a_copy_through_renaming():
+    import inspect
+
+    from rfs.scaling import pass_at_k
+
+    copy = re.sub(r"\bn\b", "total", inspect.getsource(pass_at_k).replace("pass_at_k", "mine"))
+    own = "def mine(n, c, k):\n    if n - c < k:\n        return 1.0\n    p = 1.0\n    for i in range(n - c + 1, " \
+          "n + 1):\n        p *= (i - k) / i\n    return 1.0 - p\n"
+    assert ratio(copy, inspect.getsource(pass_at_k)) > 0.95
+    assert ratio(own, inspect.getsource(pass_at_k)) < 0.8
 
 
 CH03 = {"extract": "def extract_boxed(text):", "normalize": "def normalize(answer):",
         "grade": "def grade(output, reference):"}
 
 
+@pytest.mark.slow
 def test_nbgrader_round_trip(tmp_path):
-    course = make_course(tmp_path, ["ch03"], timeout=10)
-    assert nbgrader("generate_assignment", "ch03", "--force", cwd=course).returncode == 0
-    release, source = course / "release/ch03/ch03_exercises.ipynb", course / "solutions/ch03/ch03_exercises.ipynb"
+    """Plain ``nbgrader autograde`` still works (hidden cases read from the course's solutions/), without the
+    isolation of ``python -m autograder batch``."""
+    from test_hostile_submissions import solved
+
+    course = make_course(tmp_path, ["ch03"], timeout=30)  # per cell; 10 s failed imports on a busy host
+    done = nbgrader("generate_assignment", "ch03", "--force", cwd=course)
+    assert done.returncode == 0 and "checksum" not in done.stderr.lower()
+    assert not (course / "release/ch03/hidden_cases.py").exists()
     students = {
-        "correct": submission(release, source),
-        "wrong": submission(release, source, {p: body(s, "return None") for p, s in CH03.items()}),
-        "raising": submission(release, source, {p: body(s, "raise ValueError('oops')") for p, s in CH03.items()}),
-        "looping": submission(release, source, {p: body(s, "while True: pass") for p, s in CH03.items()}),
+        "correct": solved("ch03", {}, []),
+        "wrong": solved("ch03", {p: f"{s}\n    return None\n" for p, s in CH03.items()}, []),
+        "looping": solved("ch03", {p: f"{s}\n    while True: pass\n" for p, s in CH03.items()}, []),
     }
     for name, notebook in students.items():
         folder = course / "submitted" / name / "ch03"
@@ -55,91 +191,58 @@ def test_nbgrader_round_trip(tmp_path):
     start = time.perf_counter()
     done = nbgrader("autograde", "ch03", "--create", "--force", cwd=course, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert time.perf_counter() - start < 300
+    assert "checksum has changed" not in done.stderr, done.stderr[-2000:]
+    assert time.perf_counter() - start < 400  # the looping learner costs 3 cells x 30 s
     assert nbgrader("export", cwd=course).returncode == 0
     scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(open(course / "grades.csv"))}
-    assert scores == {"correct": 10.0, "wrong": 0.0, "raising": 0.0, "looping": 0.0}
+    assert scores == {"correct": 10.0, "wrong": 0.0, "looping": 0.0}
 
 
-def grade(path: Path, *extra: str) -> dict:
-    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(path), "--cell-timeout", "8",
-                           "--timeout", "240", *extra], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+def test_hidden_cases_stay_out_of_the_installed_package():
+    import tomllib
+
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert all(not p.startswith("solutions") for p in found["include"])
+    assert not list(Path(ROOT / "autograder").rglob("hidden*"))
 
 
-def test_grade_correct_and_hostile_submissions(tmp_path):
-    release = ROOT / "book/assignments/ch03/ch03_exercises.ipynb"
-    source = ROOT / "solutions/ch03/ch03_exercises.ipynb"
-    good = tmp_path / "ch03_good.ipynb"
-    nbformat.write(submission(release, source), good)
-    report = grade(good)
-    assert (report["points"], report["max_points"]) == (10, 10)
+def test_similarity_report_flags_copied_library_code(tmp_path, capsys):
+    import inspect
 
-    bad = submission(release, source, {
-        "normalize": "from rfs.verify import normalize_answer as normalize\n",
-        "grade": body(CH03["grade"], "while True: print('spam ' * 100)"),
-    })
-    for cell in bad.cells:  # edit the locked test cell of the extraction part
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "extract_tests":
-            cell.source = "pass"
-    bad_path = tmp_path / "ch03_bad.ipynb"
-    nbformat.write(bad, bad_path)
-    start = time.perf_counter()
-    report = grade(bad_path)
-    assert time.perf_counter() - start < 120
-    parts = {p["part"]: p for p in report["parts"]}
-    assert report["points"] == 0
-    assert "edited" in parts["extract"]["message"] and "reference" in parts["normalize"]["message"]
-    assert parts["grade"]["points"] == 0
+    from test_hostile_submissions import solved
+
+    from autograder.similarity import print_similarity
+    from rfs.scaling import pass_at_k
+
+    copied = solved("ch04", {"pass_at_k": inspect.getsource(pass_at_k)}, [])
+    for student, notebook in (("copier", copied), ("honest", solved("ch04", {}, []))):
+        (tmp_path / student).mkdir()
+        nbformat.write(notebook, tmp_path / student / "ch04_exercises.ipynb")
+    assert print_similarity(tmp_path, 0.9) == 0
+    flagged = [line for line in capsys.readouterr().out.splitlines() if line.endswith("<- check")]
+    assert any("copier" in line and "rfs.scaling.pass_at_k" in line for line in flagged)
+    assert not any("honest" in line and "rfs." in line for line in flagged)
 
 
-def test_corrupt_notebook_gets_a_report_not_a_crash(tmp_path):
-    broken = tmp_path / "ch03_broken.ipynb"
-    broken.write_text("{ this is not json")
-    report = grade(broken)
-    assert report["points"] == 0 and "cannot read" in report["error"]
+def test_the_kernel_never_loses_its_own_folders(tmp_path):
+    import tempfile
+
+    from autograder.grade import hidden_paths
+
+    solutions = ROOT / "solutions"
+    hidden = hidden_paths(solutions, solutions / "ch02/ch02_exercises.ipynb",
+                          Path(tempfile.gettempdir()) / "my_notebook.ipynb", [str(tmp_path)])
+    assert str(solutions) in hidden and str(tmp_path) in hidden
+    assert tempfile.gettempdir() not in hidden and str(ROOT) not in hidden
 
 
-def test_deleted_test_cells_and_imports_score_zero_before_running():
-    source = nbformat.read(ROOT / "solutions/ch02/ch02_exercises.ipynb", as_version=4)
-    learner = nbformat.read(ROOT / "book/assignments/ch02/ch02_exercises.ipynb", as_version=4)
-    learner.cells = [c for c in learner.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "top_p_tests"]
-    _, zero = assemble(source, learner)
-    assert zero == {"top_p": "the test cell was deleted"}
-    assert imported_references("from rfs.qwen3 import rms_norm as f", "rms_norm") == ["rms_norm"]
-    assert imported_references("import rfs\nrfs.generate.filter_top_p(x, 0.9)", "top_p") == ["filter_top_p"]
-    assert imported_references("from rfs.qwen3 import KVCache", "decode") == []
+@pytest.mark.parametrize("assignment", sorted(ASSIGNMENTS))
+def test_every_reference_a_part_traps_exists_in_rfs(assignment):
+    # install_traps skips a name rfs no longer has; a renamed library function must fail here instead of
+    # silently leaving the learner free to call it.
+    import importlib
 
-
-def grade_parts(tmp_path: Path, chapter: str, bodies: dict[str, str]) -> tuple[dict, dict[str, dict]]:
-    """Grade the solution of ``chapter`` with ``bodies`` in place of some parts: the report, and its parts by name."""
-    release = ROOT / f"book/assignments/{chapter}/{chapter}_exercises.ipynb"
-    source = ROOT / f"solutions/{chapter}/{chapter}_exercises.ipynb"
-    path = tmp_path / f"{chapter}_exercises.ipynb"
-    nbformat.write(submission(release, source, bodies), path)
-    report = grade(path)
-    return report, {p["part"]: p for p in report["parts"]}
-
-
-def test_grade_ch04_catches_the_reference_imported_or_called(tmp_path):
-    report, parts = grade_parts(tmp_path, "ch04", {
-        "majority_vote": "from rfs.scaling import majority_vote\n",
-        "pass_at_k": body("from rfs import scaling\n\n\ndef pass_at_k(n, c, k):", "return scaling.pass_at_k(n, c, k)"),
-    })
-    assert (report["points"], report["max_points"]) == (2, 10)
-    assert "imports the reference" in parts["majority_vote"]["message"]
-    assert "calls rfs's pass_at_k" in parts["pass_at_k"]["message"]  # caught at run time
-    assert parts["best_of_n"]["message"] == "ok"
-
-
-def test_grade_ch05_catches_a_reference_constant_read_at_run_time(tmp_path):
-    report, parts = grade_parts(tmp_path, "ch05", {  # the claims regex of rfs.refine, reached through the module
-        "find_claims": body("from rfs import refine\n\n\ndef find_claims(text):",
-                            "return [(f'{m[1]} {m[2]} {m[3]}', m[4], m.start(4), m.end(4)) "
-                            "for m in refine.CLAIM.finditer(text)]"),
-    })
-    assert (report["points"], report["max_points"]) == (3, 10)
-    assert "calls rfs's CLAIM" in parts["find_claims"]["message"]
-    assert parts["revision_prefix"]["message"] == "ok"
-    assert "calls rfs's CLAIM" in parts["refine_round"]["message"]  # the round uses that find_claims
+    for part in ASSIGNMENTS[assignment]:
+        for dotted in part.references:
+            module, name = dotted.rsplit(".", 1)
+            assert hasattr(importlib.import_module(module), name), f"{assignment}/{part.name}: {dotted} is gone"

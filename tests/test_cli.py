@@ -114,7 +114,7 @@ def test_eval_report_regrades_a_results_file(tmp_path, capsys):
     (["--method", "self-refine", "--critic", "verifier", "--rounds", "3"],
      {"method": "self-refine", "prompt": "cot", "rounds": 3, "critic": "verifier", "scorer": "mean-logprob"}),
     (["--method", "self-refine", "--check-samples", "5"],
-     {"method": "self-refine", "prompt": "cot", "rounds": 2, "critic": "self-check", "scorer": "mean-logprob",
+     {"method": "self-refine", "prompt": "cot", "rounds": 2, "critic": None, "scorer": "mean-logprob",
       "check_samples": 5}),
     (["--thinking", "on"], {"method": "greedy", "prompt": "chat", "thinking": True, "temperature": 0.0}),
 ])

@@ -13,7 +13,15 @@ import pytest
 import torch
 from conftest import tiny_config
 
-from rfs.evaluate import RunSettings, evaluate, read_results, regrade, summarize, wrong_answer_agreement
+from rfs.evaluate import (
+    RunSettings,
+    evaluate,
+    grade_problem,
+    read_results,
+    regrade,
+    summarize,
+    wrong_answer_agreement,
+)
 from rfs.generate import generate
 from rfs.hub import save_model
 from rfs.prompts import build_prompt
@@ -157,3 +165,10 @@ def test_a_rounds_sweep_reads_off_fewer_rounds_and_writes_its_table_and_plot(poc
         assert [int(row["rounds"]) for row in csv.DictReader(f)] == [0, 1, 2]
     assert f"| 2 | {rows[2]['accuracy']:.1%} |" in paths[0].read_text()
     assert paths[2].stat().st_size > 1000
+
+
+def test_grade_problem_passes_the_problem_text_for_requested_bases():
+    outputs = ["So the number is \\boxed{52}."]
+    asked = {"answer": "52_8", "problem": "Write 42 in base 8."}
+    assert grade_problem(asked, outputs, 0)["correct"]
+    assert not grade_problem({"answer": "52_8"}, outputs, 0)["correct"]  # no problem text: the subscript counts

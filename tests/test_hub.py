@@ -165,3 +165,25 @@ def test_offline_download_of_a_cached_model_returns_its_folder(tmp_path, monkeyp
     assert hub.download("qwen3-0.6b") == tmp_path / "Qwen/Qwen3-0.6B"
     with pytest.raises(CheckpointError, match="Qwen/Qwen3-1.7B is not in the Hugging Face cache"):
         hub.download("qwen3-1.7b")
+
+
+@pytest.mark.slow  # over 10 s: imports transformers
+def test_sharded_checkpoint_written_by_transformers_loads_with_equal_logits(tmp_path):
+    torch.manual_seed(4)
+    hf_config = transformers.Qwen3Config(**{k: v for k, v in tiny_config(tie_word_embeddings=False).to_hf_dict().items()
+                                            if k != "architectures"})
+    hf = transformers.Qwen3ForCausalLM(hf_config).eval()
+    hf.save_pretrained(tmp_path, safe_serialization=True, max_shard_size="50KB")
+    shards = sorted(p.name for p in tmp_path.glob("model-*-of-*.safetensors"))
+    index = json.loads((tmp_path / "model.safetensors.index.json").read_text())
+    assert len(shards) > 2 and sorted(set(index["weight_map"].values())) == shards
+    assert not (tmp_path / "model.safetensors").exists()
+    assert hub.weight_files(tmp_path) == [tmp_path / name for name in shards]
+    assert count_parameters(tmp_path) == sum(p.numel() for p in hf.parameters())
+    model = load_model(tmp_path, device="cpu", dtype=torch.float32)
+    ids = torch.randint(0, 320, (2, 11))
+    with torch.no_grad():
+        assert (model(ids) - hf(ids).logits).abs().max().item() < 1e-4
+    (tmp_path / shards[-1]).unlink()
+    with pytest.raises(CheckpointError, match=f"missing weights file .*{shards[-1]}"):
+        load_model(tmp_path, device="cpu")

@@ -1,28 +1,40 @@
-"""Self-refinement (chapter 5): claims and checks, both critics, revisions, early exits, tokens, batching.
+"""Self-refinement (chapter 5): claims and checks, the three critics, revisions, early exits, tokens, batching.
 
-The model tests use the shipped pocket-base model on steps it recomputes correctly (54 \\times 3, 48 + 6, ...); a
-retrained model that gets them wrong fails these tests with the check's value in the message.
+The self-check tests use the shipped pocket-base model on steps it recomputes correctly (54 \\times 3, 48 + 6,
+...); a retrained model that gets them wrong fails these tests with the check's value in the message. The prompt
+critic's mechanics (prompts, rounds, tokens, keep-best) are tested on a tiny random model with Qwen3's kind.
 """
 
 import pytest
 
-from rfs.generate import generate
+from rfs import refine
+from rfs.evaluate import evaluate
+from rfs.generate import Completion, generate
 from rfs.prompts import build_prompt
 from rfs.refine import (
     CHECK_TEMPERATURE,
     CHECK_TOKENS,
+    CRITIQUE_PROMPT,
+    REFINE_PROMPT,
     Attempt,
     Options,
     checked_value,
+    choose_critic,
     critique,
+    critique_prompt,
     find_claims,
     first_attempts,
     keep_best,
     make_attempt,
+    read_verdict,
+    refine_prompt,
     refine_round,
+    revise,
     self_refine,
 )
 from rfs.scaling import majority_vote, sample_solutions
+from rfs.settings import RunSettings
+from rfs.tokenizer import Tokenizer
 
 PROBLEM = "Compute (48 + 6) \\times 3 - 27."
 SLIP = ("First the parentheses.\n48 + 6 = 54.\n54 \\times 3 = 152.\nThen subtract.\n152 - 27 = 125.\n"
@@ -135,3 +147,114 @@ def test_keep_best_takes_the_oracle_s_last_attempt_and_otherwise_the_best_score(
     assert keep_best(attempts, critic="verifier") == 2
     assert keep_best(attempts, critic="self-check") == 0
     assert keep_best([Attempt("a", "1", -0.2, 1), Attempt("b", "2", -0.2, 1)], "self-check") == 0  # tie: earliest
+
+
+# --- The prompt critic (real models' default), on a tiny random model ----------------------------------------
+
+SHORT = Options(max_new_tokens=8)  # a random model never stops by itself: keep its texts short
+
+
+def test_each_kind_of_model_gets_its_critic_and_self_check_is_refused_on_real_models(tiny_tokenizer, tiny_model):
+    pocket = Tokenizer(tiny_tokenizer.tokenizer, "pocket")
+    assert choose_critic(pocket, None) == "self-check" and choose_critic(tiny_tokenizer, None) == "prompt"
+    assert choose_critic(pocket, "prompt") == "prompt" and choose_critic(tiny_tokenizer, "verifier") == "verifier"
+    with pytest.raises(ValueError, match="self-check is pocket-only.*use the prompt critic"):
+        self_refine(tiny_model, tiny_tokenizer, ["What is 2 + 2?"], critic="self-check")  # before any generation
+    with pytest.raises(ValueError, match="pocket-only"):
+        evaluate(tiny_model, tiny_tokenizer, [{"unique_id": "a", "problem": "What is 2 + 2?", "answer": "4"}],
+                 RunSettings(method="self-refine", critic="self-check", max_new_tokens=4), progress=False)
+
+
+def test_read_verdict_takes_the_last_verdict_and_never_guesses():
+    assert read_verdict("Step 2 is wrong: 6 x 7 is 42.\nVERDICT: WRONG") is False
+    assert read_verdict("All steps hold.\n**Verdict:** Correct") is True
+    assert read_verdict("VERDICT: CORRECT? No, step 1 fails.\nVERDICT: INCORRECT") is False
+    assert read_verdict("<think>\nVERDICT: WRONG? No, it holds.\n</think>\n\nVERDICT: CORRECT") is True
+    assert read_verdict("<think>\nVERDICT: CORRECT, I think.\n</think>\n\nStep 2 fails.") is None
+    assert read_verdict("It looks fine to me.") is None
+    assert read_verdict("") is None
+
+
+def test_critique_and_refine_prompts_hold_the_problem_the_solution_and_the_review(tiny_tokenizer):
+    problem, solution = "What is 2 + 2?", "2 + 2 = 5. The answer is \\boxed{5}."
+    attempt = Attempt(f"<think>\nadd them\n</think>\n\n{solution}", "5", -1.0, 9)  # the review sees no thinking
+    review = "Step 1 is wrong: 2 + 2 = 4.\nVERDICT: WRONG"
+    critique_text = CRITIQUE_PROMPT.format(problem=problem, solution=solution)
+    assert critique_prompt(tiny_tokenizer, problem, attempt, SHORT) == critique_text + "\nReview:\n"
+    assert "1. Is each step right?" in critique_text and "2. Is the final answer right?" in critique_text
+    rewrite = refine_prompt(tiny_tokenizer, problem, attempt, f"<think>\nhmm\n</think>\n\n{review}", SHORT)
+    expected = REFINE_PROMPT.format(problem=problem, solution=solution, review=review)
+    assert rewrite == expected + "\nCorrected solution:\n"
+    assert f"Your solution:\n{solution}\n\nThe check:\n{review}\n" in rewrite and "\\boxed{}" in rewrite
+    chat = Options(prompt="chat", thinking=False)
+    assert critique_prompt(tiny_tokenizer, problem, attempt, chat) == tiny_tokenizer.render_chat(
+        [{"role": "user", "content": critique_text}], thinking=False)
+
+
+def test_prompt_critic_reviews_in_words_and_a_rejected_attempt_is_rewritten_from_the_review(tiny_model, tiny_tokenizer):
+    model, tok, problem = tiny_model, tiny_tokenizer, "What is 2 + 2?"
+    [first] = first_attempts(model, tok, [problem], SHORT)
+    [verdict] = critique(model, tok, [first], "prompt", options=SHORT, problems=[problem])
+    [[review]] = generate(model, tok, [critique_prompt(tok, problem, first, SHORT)], max_new_tokens=8)
+    assert verdict.feedback == review.text and verdict.tokens == len(review.token_ids) == 8
+    assert not verdict.accepted  # random weights write no verdict: no verdict is no acceptance
+    assert verdict.rewrite == refine_prompt(tok, problem, first, review.text, SHORT) and verdict.fix is None
+    [revised] = revise(model, tok, [problem], [first], [verdict], SHORT)
+    [[rewrite]] = generate(model, tok, [verdict.rewrite], max_new_tokens=8)  # greedy, from the rewrite prompt
+    assert revised.text == rewrite.text and revised.tokens == verdict.tokens + len(rewrite.token_ids)
+    assert revised.feedback == review.text
+    scored = make_attempt(model, tok, problem, rewrite.text, False, 0, SHORT)  # under the problem's own prompt
+    assert revised.score == scored.score
+    with pytest.raises(ValueError, match="pass problems"):
+        critique(model, tok, [first], "prompt", options=SHORT)
+
+
+def scripted_generate(script: dict[str, list[str]]):
+    """A stand-in for rfs.generate.generate that answers each kind of prompt with the next text of its script."""
+    def fake(model, tokenizer, prompts, max_new_tokens, temperature, seed, batch_size):
+        kinds = ["review" if p.endswith("Review:\n") else "rewrite" if p.endswith("Corrected solution:\n")
+                 else "solution" for p in prompts]
+        texts = [script[kind].pop(0) for kind in kinds]
+        return [[Completion(t, tokenizer.encode(t), "stop")] for t in texts]
+    return fake
+
+
+def test_prompt_critic_rounds_stop_when_accepted_count_every_token_and_keep_the_best_score(
+        tiny_model, tiny_tokenizer, monkeypatch):
+    script = {"solution": ["So 2 + 2 = 5. \\boxed{5}"],
+              "review": ["Step 1 is wrong.\nVERDICT: WRONG", "Step 1 is right.\nVERDICT: CORRECT"],
+              "rewrite": ["So 2 + 2 = 4. \\boxed{4}"]}
+    monkeypatch.setattr(refine, "generate", scripted_generate(script))
+    [result] = self_refine(tiny_model, tiny_tokenizer, ["What is 2 + 2?"], rounds=3)  # the prompt critic: the default
+    assert [a.answer for a in result.attempts] == ["5", "4"] and result.stopped == "accepted"
+    assert result.attempts[1].feedback == "Step 1 is wrong.\nVERDICT: WRONG"
+    count = [len(tiny_tokenizer.encode(t)) for t in ["So 2 + 2 = 5. \\boxed{5}", "Step 1 is wrong.\nVERDICT: WRONG",
+                                                     "So 2 + 2 = 4. \\boxed{4}", "Step 1 is right.\nVERDICT: CORRECT"]]
+    assert result.tokens_by_round == [count[0], sum(count[:3]), sum(count)]  # the accepting review is paid for
+    best = max(range(2), key=lambda i: result.attempts[i].score)
+    assert result.kept_by_round == [0, best, best] and not any(script.values())  # every scripted text was used
+
+
+def test_prompt_critic_stops_when_a_rewrite_keeps_the_answer(tiny_model, tiny_tokenizer):
+    [result] = self_refine(tiny_model, tiny_tokenizer, ["What is 2 + 2?"], rounds=2, max_new_tokens=6)
+    assert result.stopped == "unchanged" and len(result.attempts) == 2  # random text: no answer twice
+    assert result.attempts[1].tokens > 6 and result.tokens_by_round == [6, 6 + result.attempts[1].tokens]
+
+
+def test_rfs_eval_self_refine_on_a_real_layout_model_uses_the_prompt_critic(tmp_path, tiny_model, tiny_tokenizer_file,
+                                                                            capsys):
+    import json
+
+    from rfs.cli import main
+    from rfs.hub import save_model
+
+    folder = save_model(tiny_model, tmp_path / "tiny-qwen3", tokenizer_json=tiny_tokenizer_file)  # kind: qwen3
+    out = tmp_path / "results.jsonl"
+    common = ["eval", "--model", str(folder), "--method", "self-refine", "--limit", "2", "--max-new-tokens", "6",
+              "--device", "cpu", "--dtype", "float32"]
+    assert main([*common, "--out", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["settings"]["critic"] for r in records] == ["prompt", "prompt"]  # the model's default, as stored
+    assert all(r["stopped"] == "unchanged" and r["feedback"][1] for r in records)  # a review led to each rewrite
+    assert main([*common, "--critic", "self-check"]) == 2
+    assert "self-check is pocket-only" in capsys.readouterr().err
