@@ -134,7 +134,7 @@ def browser_page():
             process.wait(timeout=30)
 
 
-@pytest.mark.slow  # about 10-20 s: Chromium starts, the pocket model answers two questions
+@pytest.mark.slow  # 3 s on a quiet host, 10 s and more under load: Chromium starts, two answers stream
 def test_chat_in_headless_chromium_streams_thinking_and_answer_over_two_turns(browser_page):
     with running_server(ServeSettings("pocket-reasoning", port=0)) as server:
         page = browser_page(server.url.removesuffix("/v1") + "/chat")
