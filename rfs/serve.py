@@ -20,7 +20,8 @@ The server has three layers, top to bottom in this file:
    :func:`rfs.generate.generate_ids`, which yields every row's token after every step, so streamed requests get
    their text as it is generated. Requests that arrive while a batch runs join the next one.
 3. **The HTTP API** (FastAPI under uvicorn): ``GET /v1/models``, ``POST /v1/chat/completions`` and
-   ``POST /v1/completions``, streamed as server-sent events with ``"stream": true``, errors in OpenAI's shape.
+   ``POST /v1/completions``, streamed as server-sent events with ``"stream": true``, errors in OpenAI's shape;
+   ``GET /chat`` is a browser chat page over them (``rfs/chat_page.html``, appendix G).
 
 Finally :func:`serve` runs it, :func:`running_server` runs it in a background thread (tests, notebooks), and
 :func:`bench_serve` measures what batching buys.
@@ -39,11 +40,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
@@ -466,7 +468,7 @@ def create_app(served: Served) -> FastAPI:
     """The FastAPI application: the OpenAI endpoints over ``served``'s batcher."""
 
     def check_key(request: Request) -> None:
-        if served.api_key is None:
+        if served.api_key is None or request.url.path == "/chat":  # the page holds no secret; its requests do
             return
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not secrets.compare_digest(given.encode(), served.api_key.encode()):
@@ -489,6 +491,10 @@ def create_app(served: Served) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JSONResponse:
         return JSONResponse(APIError(error.status_code, str(error.detail)).body(), status_code=error.status_code)
+
+    @app.get("/chat", response_class=HTMLResponse)
+    async def chat_page() -> str:  # a browser chat over this API (appendix G): rfs/chat_page.html
+        return (resources.files("rfs") / "chat_page.html").read_text(encoding="utf-8")
 
     @app.get("/v1/models")
     async def models() -> dict:
@@ -605,7 +611,8 @@ def serve(settings: ServeSettings) -> None:
     import uvicorn
 
     app, batcher = build_app(settings)
-    print(f"serving {settings.model} at http://{settings.host}:{settings.port}/v1 (Ctrl-C stops)")
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"serving {settings.model} at {url}/v1, a chat page at {url}/chat (Ctrl-C stops)")
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
