@@ -102,9 +102,10 @@ def learning_rate(step: int, settings: GRPOSettings) -> float:
     return settings.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def step_seed(settings: GRPOSettings, step: int, round_: int = 0) -> int:
-    """The sampling seed of a step (and of a dynamic-sampling round): fresh noise each step, fixed by the run's seed."""
-    return (settings.seed * 100_003 + step * 101 + round_) * 1009 % 2**31
+def step_seed(settings: GRPOSettings, step: int, stream: int = 0) -> int:
+    """The sampling seed of a step's ``stream`` (a dynamic-sampling round of one process): fresh noise each step,
+    fixed by the run's seed. Sample j draws with seed + j (``rfs.generate``), so seeds are 1009 apart."""
+    return (settings.seed * 100_003 + step * 101 + stream) * 1009 % 2**62
 
 
 def collect_rollouts(model, tokenizer, stream: PromptStream, settings: GRPOSettings, step: int, share: int,
@@ -126,7 +127,7 @@ def collect_rollouts(model, tokenizer, stream: PromptStream, settings: GRPOSetti
             prompts = [build_prompt(tokenizer, p["problem"], settings.prompt) for p in problems]
             rollouts = sample_rollouts(model, tokenizer, prompts, settings.group_size, settings.temperature,
                                        settings.max_new_tokens, top_p=settings.top_p,
-                                       seed=step_seed(settings, step, round_) + rank)
+                                       seed=step_seed(settings, step, round_ * world + rank))
             references = [p["answer"] for p in problems for _ in range(settings.group_size)]
             rewards = compute_rewards(rollouts.texts, references, settings.rewards,
                                       thinking=settings.prompt == "chat")
