@@ -362,13 +362,13 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
         (out / "settings.json").write_text(json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
         _start_metrics(metrics_path, start)
 
-    def save(step: int) -> None:
-        if rank == 0:
-            save_checkpoint(checkpoint, policy, optimizer, step, identity, {"data_position": stream.position} | clock)
-
     clock = {"train_s": 0.0, "train_cpu_s": 0.0}  # sampling and updating only, not evaluating
     if start:
         clock = {k: restored["state"][k] for k in clock}
+
+    def save(step: int) -> None:
+        if rank == 0:
+            save_checkpoint(checkpoint, policy, optimizer, step, identity, {"data_position": stream.position} | clock)
 
     def evaluate_row() -> dict:
         accuracy, length = greedy_accuracy(policy, tokenizer, eval_set, settings)
