@@ -353,8 +353,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     except TrainingStopped as error:
         print(f"rfs train grpo: stopped: {error}", file=sys.stderr)
         return 1
-    print(f"model saved to {out}; evaluate it with `rfs eval --model {out} --method cot`; "
-          f"curves in {out / 'metrics.png'}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, the first process reports
+        print(f"model saved to {out}; evaluate it with `rfs eval --model {out} --method cot`; "
+              f"curves in {out / 'metrics.png'}")
     return 0
 
 
