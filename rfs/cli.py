@@ -21,6 +21,10 @@ DEFAULT_MODEL = "pocket-base"
 MC_SCORERS = ("letter", "generate", "answer-mean", "answer-sum")
 BENCH_SIZES = ("0.6b", "1.7b", "4b", "8b", "14b", "32b", "tiny", "pocket")
 POCKET_PRESETS = ("base", "reasoning")
+GRPO_PRESETS = ("grpo", "dr-grpo", "dapo", "gspo", "cispo", "olmo3", "deepseek-v32")
+GRPO_CHOICES = {"advantage": ("grpo", "dr-grpo", "gdpo"), "ratio": ("none", "token", "sequence", "cispo"),
+                "aggregation": ("seq-sum", "seq-mean", "token-mean", "constant"),
+                "lr_schedule": ("constant", "cosine"), "prompt": ("plain", "cot", "chat")}
 DTYPES = ("float32", "bfloat16", "float16")
 
 GENERATE_EXAMPLES = """examples (on the pocket models that ship with rfs):
@@ -47,6 +51,33 @@ MC_EXAMPLES = """examples:
   rfs mc --scorer answer-mean                             whole answers scored on mc-pocket
   rfs mc --model pocket-reasoning --scorer generate --thinking on --hide-choices
   rfs mc --model qwen3-0.6b-base --dataset mmlu:high_school_mathematics --scorer letter"""
+TRAIN_EXAMPLES = """examples:
+  rfs train grpo --steps 60 --out runs/grpo                       chapter 6's GRPO on pocket-base
+  rfs train grpo --preset dapo --lr 1e-4 --out runs/dapo          a chapter 7 variant, one option changed
+  rfs train grpo --out runs/grpo                                  run again: resumes from the checkpoint
+  torchrun --nproc_per_node 2 -m rfs.cli train grpo --out runs/ddp   data-parallel over 2 processes
+  rfs plot runs/grpo/metrics.csv                                  reward, accuracy, length, KL against steps"""
+# Help for the options of `rfs train grpo`; each is a field of rfs.rl.presets.GRPOSettings (read without torch).
+GRPO_HELP = {
+    "steps": "training steps", "prompts_per_step": "training problems per step",
+    "group_size": "samples per problem (G)", "temperature": "sampling temperature of the rollouts",
+    "top_p": "nucleus sampling of the rollouts", "max_new_tokens": "longest rollout",
+    "prompt": "prompt style (rfs.prompts): cot, plain or chat", "levels": "pocket-math levels to train on",
+    "train_problems": "size of the training pool", "lr": "peak learning rate",
+    "lr_schedule": "constant or cosine", "warmup_steps": "linear warm-up steps",
+    "min_lr_ratio": "cosine: final learning rate as a share of --lr", "weight_decay": "AdamW weight decay",
+    "max_grad_norm": "gradient clipping", "updates_per_batch": "optimizer steps per batch of rollouts",
+    "micro_batch": "rows per forward/backward pass", "advantage": "grpo, dr-grpo or gdpo",
+    "ratio": "none, token, sequence or cispo", "eps_low": "clip below 1 - eps_low",
+    "eps_high": "clip above 1 + eps_high", "aggregation": "seq-sum, seq-mean, token-mean or constant",
+    "tis_cap": "truncated importance sampling cap (off by default)", "kl_coef": "k3 KL to the reference",
+    "kl_reweight": "weight the KL by the ratio (DeepSeek-V3.2)",
+    "offpolicy_delta": "off-policy sequence masking threshold", "overlong_filter": "leave truncated rollouts out",
+    "dynamic_sampling": "replace zero-signal groups by fresh prompts", "max_sampling_rounds": "dynamic sampling",
+    "eval_every": "greedy test evaluation every N steps (0: never)", "eval_problems": "test problems evaluated",
+    "eval_max_new_tokens": "longest greedy test answer", "checkpoint_every": "checkpoint every N steps",
+    "seed": "random seed of the run", "threads": "CPU threads",
+}
 
 
 # --- Checking values as they are parsed -----------------------------------------------------------------------
@@ -90,6 +121,14 @@ def probability_mass(text: str) -> float:
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"{value} is outside (0, 1]: use a share of the probability such as "
                                          "0.9 (1 keeps every token)")
+    return value
+
+
+def non_negative(text: str) -> float:
+    """A number of 0 or more (learning rates, coefficients, clipping ranges)."""
+    value = number(text, float)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0: use a number of 0 or more")
     return value
 
 
@@ -464,8 +503,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    """Train a model: ``sft`` fine-tunes a student on a teacher's traces (chapter 8)."""
+def cmd_train_sft(args: argparse.Namespace) -> int:
+    """``rfs train sft``: fine-tune a student on a teacher's traces (chapter 8); a rerun resumes."""
     from rfs.sft import SFTSettings, train_sft
 
     settings = SFTSettings(
@@ -478,6 +517,36 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = train_sft(settings, args.out, fresh=args.fresh)
     print(f"model saved to {out} (metrics in {out / 'metrics.csv'}, {out / 'metrics.png'}); evaluate it with "
           f"`rfs eval --model {out} --thinking {'on' if args.thinking else 'off'}`")
+    return 0
+
+
+def cmd_train_grpo(args: argparse.Namespace) -> int:
+    """``rfs train grpo``: reinforcement learning with GRPO and its variants (chapters 6-7); a rerun resumes."""
+    from rfs.rl.presets import settings_for
+    from rfs.rl.trainer import TrainingStopped, train_grpo
+
+    overrides = {name: getattr(args, name) for name in GRPO_HELP if getattr(args, name, None) is not None}
+    if "levels" in overrides:
+        overrides["levels"] = tuple(overrides["levels"])
+    if args.format_reward:
+        overrides["rewards"] = {"correctness": 1.0, "format": args.format_reward}
+    settings = settings_for(args.preset, model=args.model, **overrides)
+    try:
+        out = train_grpo(settings, args.out, fresh=args.fresh)
+    except TrainingStopped as error:
+        print(f"rfs train grpo: stopped: {error}", file=sys.stderr)
+        return 1
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, the first process reports
+        print(f"model saved to {out}; evaluate it with `rfs eval --model {out} --method cot`; "
+              f"curves in {out / 'metrics.png'}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """Draw a training run's metrics.csv (reward, accuracy, length, KL, entropy against steps) as a PNG."""
+    from rfs.plot import plot_metrics
+
+    print(f"plot saved to {plot_metrics(args.metrics, args.out)}")
     return 0
 
 
@@ -749,10 +818,48 @@ def add_distill_parser(sub) -> None:
     p.set_defaults(func=cmd_distill)
 
 
+def add_grpo_parser(train) -> None:
+    """``rfs train grpo``: every field of ``GRPOSettings`` is an option that overrides the preset."""
+    import dataclasses
+
+    from rfs.rl.presets import GRPOSettings
+
+    p = train.add_parser("grpo", help="reinforcement learning: GRPO and its variants (chapters 6-7)",
+                         description=cmd_train_grpo.__doc__, epilog=TRAIN_EXAMPLES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="grpo", choices=GRPO_PRESETS, help="named variant (default grpo, chapter 6)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name or folder to train (default {DEFAULT_MODEL})")
+    p.add_argument("--out", required=True, help="output model folder (metrics, plot and checkpoint go there too)")
+    p.add_argument("--fresh", action="store_true", help="ignore a checkpoint in --out and start over")
+    p.add_argument("--format-reward", type=float, default=0.0,
+                   help="weight of a format reward (a boxed answer; thinking for --prompt chat) beside correctness")
+    defaults = GRPOSettings()
+    checks = {"temperature": temperature, "top_p": probability_mass, "seed": int, "eval_every": natural,
+              "checkpoint_every": natural, "warmup_steps": natural}
+    for field in dataclasses.fields(GRPOSettings):
+        if field.name not in GRPO_HELP:
+            continue
+        flag, default = "--" + field.name.replace("_", "-"), getattr(defaults, field.name)
+        text = f"{GRPO_HELP[field.name]} (default: the preset's, else {default})"
+        kind = field.type.split(" ")[0]  # "float | None" -> "float"
+        if kind == "bool":
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+        elif field.name == "levels":
+            p.add_argument(flag, type=positive_int, nargs="+", default=None, help=text)
+        elif kind == "str":
+            p.add_argument(flag, choices=GRPO_CHOICES[field.name], default=None, help=text)
+        else:
+            p.add_argument(flag, type=checks.get(field.name, positive_int if kind == "int" else non_negative),
+                           default=None, help=text)
+    p.set_defaults(func=cmd_train_grpo)
+
+
 def add_train_parser(sub) -> None:
-    """``rfs train sft``."""
-    p = sub.add_parser("train", help="train a model: sft (distillation)", description=cmd_train.__doc__)
-    train = p.add_subparsers(dest="train_command", required=True, metavar="{sft}")
+    """``rfs train sft`` (chapter 8) and ``rfs train grpo`` (chapters 6-7), and ``rfs plot`` for their metrics."""
+    p = sub.add_parser("train", help="train a model: grpo (reinforcement learning) or sft (distillation)",
+                       description="Train a model: `rfs train grpo` (chapters 6-7) or `rfs train sft` (chapter 8).")
+    train = p.add_subparsers(dest="train_command", required=True, metavar="{grpo,sft}")
+    add_grpo_parser(train)
     t = train.add_parser("sft", help="supervised fine-tuning on a teacher's traces (chapter 8)",
                          description="Fine-tune a student on traces from `rfs distill data`: the loss counts the "
                                      "reply's tokens only; a rerun resumes from the checkpoint in --out.",
@@ -784,7 +891,12 @@ def add_train_parser(sub) -> None:
     t.add_argument("--seed", type=int, default=0, help="default 0")
     t.add_argument("--fresh", action="store_true", help="ignore a checkpoint in --out and start over")
     t.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's choice)")
-    p.set_defaults(func=cmd_train)
+    t.set_defaults(func=cmd_train_sft)
+
+    p = sub.add_parser("plot", help="draw a training run's metrics.csv", description=cmd_plot.__doc__)
+    p.add_argument("metrics", help="a metrics.csv written by rfs train")
+    p.add_argument("--out", default=None, help="PNG to write (default: beside the CSV, metrics.png)")
+    p.set_defaults(func=cmd_plot)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,9 +34,16 @@ def plot_metrics(csv_path: str | Path, png_path: str | Path | None = None, title
     if not rows:
         raise ValueError(f"{csv_path} holds no steps yet")
     fig, axes = plt.subplots(2, 2, figsize=(10, 6), sharex=True)
+    same = all(r["reward"] == r["accuracy"] for r in rows if r.get("reward") is not None)
+    kl_off = not any(r.get("kl") for r in rows)
     for ax, (name, columns) in zip(axes.flat, PANELS, strict=True):
+        if kl_off and "kl" in columns:
+            name += " (no KL term in this run)"
         for column in columns:
-            points = [(r["step"] + 1, r[column]) for r in rows if r.get(column) is not None]
+            if same and column == "accuracy":
+                continue  # the reward is the accuracy: one line
+            # step s: the samples drawn, or the test answered, by the weights after s updates
+            points = [(r["step"], r[column]) for r in rows if r.get(column) is not None]
             if points:
                 steps, values = zip(*points, strict=True)
                 ax.plot(steps, values, marker="o" if column.startswith("eval") else None, markersize=3,

@@ -231,3 +231,19 @@ def test_prompt_stream_resumes_where_it_stopped():
     part = first.take(7)
     assert part + PromptStream(records, seed=3, position=first.position).take(5) == whole
     assert sorted(r["i"] for r in whole[:5]) == list(range(5))  # an epoch visits every problem once
+
+
+# --- the command line ---------------------------------------------------------------------------------------
+
+def test_the_command_line_knows_every_preset_and_option():
+    import dataclasses
+
+    from rfs import cli
+    from rfs.rl.advantages import ADVANTAGE_MODES
+    from rfs.rl.losses import AGGREGATIONS, RATIOS
+
+    assert cli.GRPO_PRESETS == tuple(PRESETS)
+    assert (cli.GRPO_CHOICES["advantage"], cli.GRPO_CHOICES["ratio"], cli.GRPO_CHOICES["aggregation"]) == (
+        ADVANTAGE_MODES, RATIOS, AGGREGATIONS)
+    fields = {f.name for f in dataclasses.fields(GRPOSettings)}
+    assert set(cli.GRPO_HELP) == fields - {"model", "preset", "rewards"}

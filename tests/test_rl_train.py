@@ -114,3 +114,19 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tiny_model_dir, t
         torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6, msg=name)
     rows = trainer.read_metrics(tmp_path / "killed" / "metrics.csv")
     assert [r["step"] for r in rows] == list(range(8))  # the steps redone after the checkpoint are not doubled
+
+
+def test_rfs_train_grpo_reports_a_model_without_reward_and_rfs_plot_draws(tiny_model_dir, tmp_path, capsys,
+                                                                          monkeypatch):
+    from rfs import cli
+
+    assert cli.main(["train", "grpo", "--model", str(tiny_model_dir), "--out", str(tmp_path / "out"),
+                     "--steps", "1", "--prompts-per-step", "2", "--group-size", "2", "--max-new-tokens", "8",
+                     "--train-problems", "20", "--eval-every", "0"]) == 1
+    assert "no sample of the first step earned any reward" in capsys.readouterr().err
+    monkeypatch.setattr(trainer, "compute_rewards", stand_in_rewards)
+    assert cli.main(["train", "grpo", "--preset", "gspo", "--model", str(tiny_model_dir), "--out",
+                     str(tmp_path / "out"), "--fresh", "--steps", "1", "--prompts-per-step", "2", "--group-size",
+                     "2", "--max-new-tokens", "8", "--train-problems", "20", "--eval-every", "0"]) == 0
+    assert cli.main(["plot", str(tmp_path / "out" / "metrics.csv"), "--out", str(tmp_path / "m.png")]) == 0
+    assert (tmp_path / "m.png").stat().st_size > 10_000

@@ -102,9 +102,10 @@ def learning_rate(step: int, settings: GRPOSettings) -> float:
     return settings.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def step_seed(settings: GRPOSettings, step: int, round_: int = 0) -> int:
-    """The sampling seed of a step (and of a dynamic-sampling round): fresh noise each step, fixed by the run's seed."""
-    return (settings.seed * 100_003 + step * 101 + round_) * 1009 % 2**31
+def step_seed(settings: GRPOSettings, step: int, stream: int = 0) -> int:
+    """The sampling seed of a step's ``stream`` (a dynamic-sampling round of one process): fresh noise each step,
+    fixed by the run's seed. Sample j draws with seed + j (``rfs.generate``), so seeds are 1009 apart."""
+    return (settings.seed * 100_003 + step * 101 + stream) * 1009 % 2**62
 
 
 def collect_rollouts(model, tokenizer, stream: PromptStream, settings: GRPOSettings, step: int, share: int,
@@ -126,7 +127,7 @@ def collect_rollouts(model, tokenizer, stream: PromptStream, settings: GRPOSetti
             prompts = [build_prompt(tokenizer, p["problem"], settings.prompt) for p in problems]
             rollouts = sample_rollouts(model, tokenizer, prompts, settings.group_size, settings.temperature,
                                        settings.max_new_tokens, top_p=settings.top_p,
-                                       seed=step_seed(settings, step, round_) + rank)
+                                       seed=step_seed(settings, step, round_ * world + rank))
             references = [p["answer"] for p in problems for _ in range(settings.group_size)]
             rewards = compute_rewards(rollouts.texts, references, settings.rewards,
                                       thinking=settings.prompt == "chat")
@@ -179,11 +180,13 @@ def concat_rollouts(parts: list[Rollouts]) -> Rollouts:
                     torch.cat([p.truncated for p in parts]), [t for p in parts for t in p.texts], parts[0].group_size)
 
 
-def micro_batches(rollouts: Rollouts, rows: torch.Tensor, size: int) -> list[tuple[torch.Tensor, tuple]]:
+def micro_batches(rollouts: Rollouts, rows: torch.Tensor, size: int,
+                  device: torch.device | str = "cpu") -> list[tuple[torch.Tensor, tuple]]:
     """``rows`` sorted by length and cut into chunks of ``size``; each chunk's tensors lose their all-padding
     columns, so short completions are not padded to the longest of the whole batch.
 
-    Returns ``(chunk_rows, (prompt_ids, prompt_mask, completion_ids, completion_mask))`` per chunk.
+    Returns ``(chunk_rows, (prompt_ids, prompt_mask, completion_ids, completion_mask))`` per chunk, the tensors
+    on ``device``.
     """
     lengths = rollouts.prompt_mask[rows].sum(1) + rollouts.completion_mask[rows].sum(1)
     chunks = []
@@ -191,8 +194,9 @@ def micro_batches(rollouts: Rollouts, rows: torch.Tensor, size: int) -> list[tup
         prompt_mask, completion_mask = rollouts.prompt_mask[chunk], rollouts.completion_mask[chunk]
         start = prompt_mask.shape[1] - int(prompt_mask.sum(1).max())  # prompts are left-padded
         width = int(completion_mask.sum(1).max())  # completions are right-padded
-        chunks.append((chunk, (rollouts.prompt_ids[chunk, start:], prompt_mask[:, start:],
-                               rollouts.completion_ids[chunk, :width], completion_mask[:, :width])))
+        tensors = (rollouts.prompt_ids[chunk, start:], prompt_mask[:, start:],
+                   rollouts.completion_ids[chunk, :width], completion_mask[:, :width])
+        chunks.append((chunk, tuple(t.to(device) for t in tensors)))
     return chunks
 
 
@@ -207,6 +211,7 @@ def update_policy(policy: torch.nn.Module, optimizer: torch.optim.Optimizer, rol
     ``policy`` may be wrapped in DistributedDataParallel; then ``world`` is the number of processes and the
     normalisers count the sequences and tokens of all of them.
     """
+    device = next(policy.parameters()).device
     mask = rollouts.completion_mask.float()
     if settings.overlong_filter:
         mask = mask * ~rollouts.truncated[:, None]
@@ -219,7 +224,7 @@ def update_policy(policy: torch.nn.Module, optimizer: torch.optim.Optimizer, rol
         rows = rows[(advantages != 0) & (mask.sum(1) > 0)]
     if len(rows) == 0:  # nothing to learn from: no step (Adam's momentum would still move the weights)
         return {"loss": 0.0, "grad_norm": 0.0}
-    chunks = micro_batches(rollouts, rows, settings.micro_batch)
+    chunks = micro_batches(rollouts, rows, settings.micro_batch, device)
     temperature = settings.temperature
     with torch.no_grad():  # the policy before this batch's updates, and the reference
         olds = [completion_logprobs(policy, *batch, temperature=temperature)[0]
@@ -231,12 +236,13 @@ def update_policy(policy: torch.nn.Module, optimizer: torch.optim.Optimizer, rol
         for (chunk, batch), old, ref in zip(chunks, olds, references, strict=True):
             width = batch[2].shape[1]
             logprobs, entropy = completion_logprobs(policy, *batch, temperature=temperature)
-            chunk_mask = mask[chunk, :width]
+            chunk_mask, sampler = mask[chunk, :width].to(device), rollouts.sampler_logprobs[chunk, :width]
             loss, stats = grpo_loss(
-                logprobs, advantages[chunk], chunk_mask, old_logprobs=logprobs.detach() if old is None else old,
+                logprobs, advantages[chunk].to(device), chunk_mask,
+                old_logprobs=logprobs.detach() if old is None else old,
                 ratio=settings.ratio, eps_low=settings.eps_low, eps_high=settings.eps_high,
                 aggregation=settings.aggregation, max_tokens=settings.max_new_tokens,
-                sampler_logprobs=rollouts.sampler_logprobs[chunk, :width], tis_cap=settings.tis_cap,
+                sampler_logprobs=sampler.to(device), tis_cap=settings.tis_cap,
                 ref_logprobs=ref, kl_coef=settings.kl_coef, kl_reweight=settings.kl_reweight,
                 offpolicy_delta=settings.offpolicy_delta, num_sequences=num_sequences, num_tokens=num_tokens)
             if not torch.isfinite(loss):
@@ -356,13 +362,13 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
         (out / "settings.json").write_text(json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
         _start_metrics(metrics_path, start)
 
-    def save(step: int) -> None:
-        if rank == 0:
-            save_checkpoint(checkpoint, policy, optimizer, step, identity, {"data_position": stream.position} | clock)
-
     clock = {"train_s": 0.0, "train_cpu_s": 0.0}  # sampling and updating only, not evaluating
     if start:
         clock = {k: restored["state"][k] for k in clock}
+
+    def save(step: int) -> None:
+        if rank == 0:
+            save_checkpoint(checkpoint, policy, optimizer, step, identity, {"data_position": stream.position} | clock)
 
     def evaluate_row() -> dict:
         accuracy, length = greedy_accuracy(policy, tokenizer, eval_set, settings)
