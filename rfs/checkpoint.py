@@ -11,16 +11,22 @@ the file's metadata. The file is written under a temporary name and then renamed
 atomic, so a kill mid-write leaves the previous checkpoint intact. A checkpoint records which run made it
 (``identity``, e.g. the model and preset), and loading it into another run is refused with a message naming
 both, so a resumed run never silently mixes two experiments.
+
+Two more things make a run resumable, and both trainers (GRPO, chapter 6; SFT, chapter 8) share them here: the
+metrics file is cut back to the checkpoint's step when a run resumes (the steps after it are redone), and a run
+started by ``torchrun`` finds its place among the processes.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -150,3 +156,33 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.T
         index, key = name.split(".", 1)
         slots.setdefault(int(index), {})[key] = value
     optimizer.load_state_dict({"state": slots, "param_groups": saved["param_groups"]})
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """The rows of a ``metrics.csv`` with numbers as floats (empty cells as None)."""
+    with open(path) as f:
+        return [{k: float(v) if v not in ("", None) else None for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def start_metrics(path: Path, start: int, columns: list[str]) -> None:
+    """Begin ``path`` with its header and the rows before step ``start`` (a resumed run redoes the steps after
+    its checkpoint)."""
+    rows = [r for r in read_metrics(path) if r["step"] < start] if start and path.is_file() else []
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows([{k: ("" if v is None else v) for k, v in r.items()} for r in rows])
+
+
+def append_metrics(path: Path, row: dict, columns: list[str]) -> None:
+    """Add one step's row to ``path`` at once, so an interrupted run keeps every finished step."""
+    with open(path, "a", newline="") as f:
+        csv.DictWriter(f, columns).writerow({k: "" if row.get(k) is None else row[k] for k in columns})
+
+
+def setup_distributed() -> tuple[int, int]:
+    """Rank and world size under torchrun (gloo on a CPU, NCCL on GPUs), or (0, 1) for a plain run."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)

@@ -27,7 +27,7 @@ def plot_metrics(csv_path: str | Path, png_path: str | Path | None = None, title
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rfs.rl.trainer import read_metrics
+    from rfs.checkpoint import read_metrics
 
     csv_path = Path(csv_path)
     rows = read_metrics(csv_path)

@@ -18,7 +18,6 @@ checkpoint (:mod:`rfs.checkpoint`, shared with the RL trainer) makes a rerun res
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
@@ -31,10 +30,16 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from rfs.checkpoint import load_checkpoint, save_checkpoint
+from rfs.checkpoint import (
+    append_metrics,
+    load_checkpoint,
+    read_metrics,
+    save_checkpoint,
+    setup_distributed,
+    start_metrics,
+)
 from rfs.distill import TraceFilter, read_traces
 from rfs.hub import load_model, load_tokenizer, model_dir, save_model
-from rfs.rl.trainer import _setup_distributed, read_metrics
 from rfs.tokenizer import Tokenizer
 
 IGNORE = -100  # the target of a masked token: F.cross_entropy skips it
@@ -217,15 +222,6 @@ def greedy_test_accuracy(model, tokenizer: Tokenizer, settings: SFTSettings) -> 
     return sum(r["correct"] for r in results) / len(results), sum(r["tokens"] for r in results) / len(results)
 
 
-def _start_metrics(path: Path, start: int) -> None:
-    """Keep the rows before ``start`` (a resumed run redoes the steps after its checkpoint)."""
-    rows = [r for r in read_metrics(path) if r["step"] < start] if start and path.is_file() else []
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, METRICS)
-        writer.writeheader()
-        writer.writerows([{k: ("" if v is None else v) for k, v in r.items()} for r in rows])
-
-
 def train_sft(settings: SFTSettings, out_dir: str | Path, progress: bool = True, fresh: bool = False) -> Path:
     """Fine-tune ``settings.model`` on the traces and save it as a model folder ``out_dir``; return it.
 
@@ -235,7 +231,7 @@ def train_sft(settings: SFTSettings, out_dir: str | Path, progress: bool = True,
     """
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    rank, world = _setup_distributed()
+    rank, world = setup_distributed()
     if settings.batch_size % world:
         raise ValueError(f"--batch-size {settings.batch_size} must divide among {world} processes")
     out = Path(out_dir)
@@ -261,11 +257,10 @@ def train_sft(settings: SFTSettings, out_dir: str | Path, progress: bool = True,
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     if rank == 0:
         (out / "settings.json").write_text(json.dumps(dataclasses.asdict(settings) | {"steps": steps}, indent=2))
-        _start_metrics(metrics_path, start)
+        start_metrics(metrics_path, start, METRICS)
 
     def write_row(row: dict) -> None:
-        with open(metrics_path, "a", newline="") as f:
-            csv.DictWriter(f, METRICS).writerow({k: "" if row.get(k) is None else row[k] for k in METRICS})
+        append_metrics(metrics_path, row, METRICS)
 
     def evaluate_row() -> dict:
         accuracy, length = greedy_test_accuracy(model, tokenizer, settings)

@@ -17,6 +17,7 @@ import torch
 from conftest import tiny_config
 
 import rfs.rl.trainer as trainer
+from rfs.checkpoint import read_metrics
 from rfs.hub import load_model, save_model
 from rfs.qwen3 import Qwen3
 from rfs.rl.presets import settings_for
@@ -46,7 +47,7 @@ def test_training_writes_a_loadable_model_metrics_and_plot(tiny_model_dir, tmp_p
     monkeypatch.setattr(trainer, "compute_rewards", stand_in_rewards)
     settings = settings_for("dr-grpo", model=str(tiny_model_dir), **SMALL | {"steps": 2})
     out = trainer.train_grpo(settings, tmp_path / "out", progress=False)
-    rows = trainer.read_metrics(out / "metrics.csv")
+    rows = read_metrics(out / "metrics.csv")
     assert [r["step"] for r in rows] == [0, 1]
     assert all(0 <= r["reward"] <= 1 and r["groups"] >= 2 and r["grad_norm"] >= 0 for r in rows)
     assert (out / "metrics.png").stat().st_size > 10_000
@@ -112,7 +113,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tiny_model_dir, t
     a, b = load_model(tmp_path / "straight", device="cpu"), load_model(tmp_path / "killed", device="cpu")
     for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6, msg=name)
-    rows = trainer.read_metrics(tmp_path / "killed" / "metrics.csv")
+    rows = read_metrics(tmp_path / "killed" / "metrics.csv")
     assert [r["step"] for r in rows] == list(range(8))  # the steps redone after the checkpoint are not doubled
 
 

@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from conftest import tiny_config
 
+from rfs.checkpoint import read_metrics
 from rfs.hub import load_model, load_tokenizer, save_model
 from rfs.qwen3 import Qwen3, packed_positions_and_mask
-from rfs.rl.trainer import read_metrics
 from rfs.serve import free_port
 from rfs.sft import (
     IGNORE,

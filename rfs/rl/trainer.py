@@ -22,11 +22,9 @@ whole batch.
 from __future__ import annotations
 
 import copy
-import csv
 import dataclasses
 import json
 import math
-import os
 import random
 import signal
 import time
@@ -36,7 +34,13 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from rfs.checkpoint import load_checkpoint, save_checkpoint
+from rfs.checkpoint import (
+    append_metrics,
+    load_checkpoint,
+    save_checkpoint,
+    setup_distributed,
+    start_metrics,
+)
 from rfs.hub import load_model, load_tokenizer, model_dir, save_model
 from rfs.prompts import build_prompt
 from rfs.rl.advantages import group_advantages, zero_signal_groups
@@ -292,35 +296,12 @@ class _Interrupt:
         signal.signal(signal.SIGINT, self.previous)
 
 
-def read_metrics(path: str | Path) -> list[dict]:
-    """The rows of a ``metrics.csv`` with numbers as floats (empty cells as None)."""
-    with open(path) as f:
-        return [{k: float(v) if v not in ("", None) else None for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def _start_metrics(path: Path, start: int) -> None:
-    """Keep the rows before ``start`` (a resumed run redoes the steps after its checkpoint)."""
-    rows = [r for r in read_metrics(path) if r["step"] < start] if start and path.is_file() else []
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, METRICS)
-        writer.writeheader()
-        writer.writerows([{k: ("" if v is None else v) for k, v in r.items()} for r in rows])
-
-
 def _no_reward_advice(settings: GRPOSettings) -> str:
     return (f"no sample of the first step earned any reward ({settings.prompts_per_step} prompts x "
             f"{settings.group_size} samples), so there is nothing to learn from. Try easier problems (--levels 1 2), "
             f"more samples (--group-size 16), more room to answer (--max-new-tokens), a prompt the model "
             f"follows (--prompt cot), or a format reward (--format-reward 0.1); a model that cannot solve "
             f"anything needs supervised fine-tuning first.")
-
-
-def _setup_distributed() -> tuple[int, int]:
-    """Rank and world size under torchrun (gloo on a CPU), or (0, 1) for a plain run."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
 def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = True, fresh: bool = False) -> Path:
@@ -335,7 +316,7 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
 
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    rank, world = _setup_distributed()
+    rank, world = setup_distributed()
     if settings.prompts_per_step % world:
         raise ValueError(f"--prompts-per-step {settings.prompts_per_step} must divide among {world} processes")
     out = Path(out_dir)
@@ -360,7 +341,7 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
     eval_set = test_records()[:settings.eval_problems]
     if rank == 0:
         (out / "settings.json").write_text(json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
-        _start_metrics(metrics_path, start)
+        start_metrics(metrics_path, start, METRICS)
 
     clock = {"train_s": 0.0, "train_cpu_s": 0.0}  # sampling and updating only, not evaluating
     if start:
@@ -376,8 +357,7 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
         return {"eval_accuracy": accuracy, "eval_length": length}
 
     def write_row(row: dict) -> None:
-        with open(metrics_path, "a", newline="") as f:
-            csv.DictWriter(f, METRICS).writerow({k: "" if row.get(k) is None else row[k] for k in METRICS})
+        append_metrics(metrics_path, row, METRICS)
 
     bar = tqdm(range(start, settings.steps), initial=start, total=settings.steps, desc=f"GRPO ({settings.preset})",
                disable=not progress or rank > 0)
