@@ -73,7 +73,7 @@ def write_hf_folder(model: Qwen3, tokenizer: Tokenizer, out_dir: str | Path) -> 
     """Write ``model`` and its tokenizer as a Hugging Face model folder (see the module docstring)."""
     from rfs.hub import save_model
 
-    out = save_model(model, out_dir)
+    out = save_model(model, out_dir, kind=tokenizer.kind)  # a pocket model stays one when rfs reads it back
     tokenizer.tokenizer.save(str(out / "tokenizer.json"))
     generation = {"eos_token_id": tokenizer.stop_ids, "pad_token_id": tokenizer.pad_id, "bos_token_id": None}
     (out / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")

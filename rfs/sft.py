@@ -296,7 +296,8 @@ def train_sft(settings: SFTSettings, out_dir: str | Path, progress: bool = True,
         if start < steps and settings.eval_problems:  # the final weights, as step `steps`
             write_row({"step": steps, "seconds": clock["train_s"], "cpu_seconds": clock["train_cpu_s"]}
                       | evaluate_row())
-        save_model(model.eval(), out, tokenizer_json=model_dir(settings.model) / "tokenizer.json")
+        save_model(model.eval(), out, tokenizer_json=model_dir(settings.model) / "tokenizer.json",
+                   kind=tokenizer.kind)
         plot_sft_metrics(metrics_path)
     return out
 

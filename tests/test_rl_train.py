@@ -18,7 +18,7 @@ from conftest import tiny_config
 
 import rfs.rl.trainer as trainer
 from rfs.checkpoint import read_metrics
-from rfs.hub import load_model, save_model
+from rfs.hub import load_model, model_kind, save_model
 from rfs.qwen3 import Qwen3
 from rfs.rl.presets import settings_for
 
@@ -54,6 +54,17 @@ def test_training_writes_a_loadable_model_metrics_and_plot(tiny_model_dir, tmp_p
     before, after = load_model(tiny_model_dir, device="cpu"), load_model(out, device="cpu")
     assert any(not torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values(),
                                                      strict=True))
+
+
+def test_a_trained_pocket_model_stays_a_pocket_model(tiny_tokenizer_file, tmp_path, monkeypatch):
+    # rfs eval picks prompts and token limits by the kind config.json declares: a trained pocket model saved as
+    # real Qwen3 got the book's prompt and scored 9.8% instead of 84%.
+    monkeypatch.setattr(trainer, "compute_rewards", stand_in_rewards)
+    torch.manual_seed(0)
+    pocket = save_model(Qwen3(tiny_config()), tmp_path / "pocket", tokenizer_json=tiny_tokenizer_file, kind="pocket")
+    settings = settings_for("grpo", model=str(pocket), **SMALL | {"steps": 1})
+    out = trainer.train_grpo(settings, tmp_path / "out", progress=False)
+    assert model_kind(out) == "pocket"
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_model_dir, tmp_path, monkeypatch):

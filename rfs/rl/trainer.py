@@ -413,6 +413,6 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
     if rank == 0:
         if settings.eval_every and start < settings.steps:  # the final weights, as step `steps`
             write_row({"step": settings.steps} | evaluate_row() | clock)
-        save_model(policy.eval(), out, tokenizer_json=model_dir(settings.model) / "tokenizer.json")
+        save_model(policy.eval(), out, tokenizer_json=model_dir(settings.model) / "tokenizer.json", kind=tokenizer.kind)
         plot_metrics(metrics_path)
     return out
