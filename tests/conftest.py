@@ -76,3 +76,13 @@ def pocket_base():
     if not (MODELS["pocket-base"]["path"] / "config.json").is_file():
         pytest.skip("the pocket models are not built (rfs pocket train --preset base)")
     return load_model("pocket-base", device="cpu"), load_tokenizer("pocket-base")
+
+
+def assert_same_weights(folder_a: Path, folder_b: Path) -> None:
+    """The two saved models hold the same weights, tensor by tensor (float tolerance): a resumed training run
+    against an uninterrupted one."""
+    from rfs.hub import load_model
+
+    a, b = load_model(folder_a, device="cpu"), load_model(folder_b, device="cpu")
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6, msg=name)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import assert_same_weights, tiny_config
 
 import rfs.rl.trainer as trainer
 from rfs.checkpoint import read_metrics
@@ -121,9 +121,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tiny_model_dir, t
     output = resumed.communicate()[0]
     assert resumed.returncode == 0 and "resuming from step" in output, output
     assert straight.wait() == 0, straight.stdout.read()
-    a, b = load_model(tmp_path / "straight", device="cpu"), load_model(tmp_path / "killed", device="cpu")
-    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
-        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6, msg=name)
+    assert_same_weights(tmp_path / "straight", tmp_path / "killed")
     rows = read_metrics(tmp_path / "killed" / "metrics.csv")
     assert [r["step"] for r in rows] == list(range(8))  # the steps redone after the checkpoint are not doubled
 
