@@ -183,6 +183,10 @@ def prepare_rows(settings: SFTSettings, tokenizer: Tokenizer) -> tuple[list, lis
         raise ValueError(f"no trace in {', '.join(settings.data)} passes the filter (correct_only="
                          f"{settings.correct_only}, max_trace_tokens={settings.max_trace_tokens}): check the file "
                          "with `rfs distill data`'s summary, or train on all traces")
+    # Concurrent teacher requests write answers as they arrive; in id order the rows do not depend on that
+    # (the book's files have no ids and keep their order).
+    if all("id" in r for r in records):
+        records.sort(key=lambda r: str(r["id"]))
     examples = [sft_example(tokenizer, r, settings.thinking) for r in records]
     lengths = [len(p) + len(c) for p, c in examples]
     rows = pack_examples(lengths, settings.seq_len) if settings.pack else [[i] for i in range(len(examples))]

@@ -24,6 +24,7 @@ from rfs.sft import (
     collate,
     learning_rate,
     pack_examples,
+    prepare_rows,
     sft_example,
     sft_loss,
     step_rows,
@@ -128,6 +129,20 @@ def test_accumulation_equals_one_big_batch(tiny_model_dir, traces_file, tmp_path
     parts = load_model(train_sft(SFTSettings(**common, micro_batch=1), tmp_path / "b", progress=False))
     for x, y in zip(whole.state_dict().values(), parts.state_dict().values(), strict=True):
         torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-6)
+
+
+def test_rows_do_not_depend_on_the_order_the_teacher_answered_in(tiny_tokenizer, tmp_path):
+    # `rfs distill data` appends concurrent answers as they arrive: the same traces in another order
+    # with ids train on the same rows; without ids (the book's files) the file's order is kept.
+    def rows_of(records: list[dict], name: str) -> list[list[list[int]]]:
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        examples, rows = prepare_rows(SFTSettings(data=(str(path),), seq_len=64), tiny_tokenizer)
+        return [[examples[i][0] + examples[i][1] for i in row] for row in rows]
+
+    with_ids = [t | {"id": f"p/{i:06d}"} for i, t in enumerate(TRACES)]
+    assert rows_of(with_ids[::-1], "reversed.jsonl") == rows_of(with_ids, "ordered.jsonl")
+    assert rows_of(TRACES[::-1], "no-ids-reversed.jsonl") != rows_of(TRACES, "no-ids.jsonl")
 
 
 def test_no_trace_left_after_the_filter_is_refused(tiny_model_dir, tmp_path):
