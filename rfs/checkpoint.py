@@ -186,3 +186,19 @@ def setup_distributed() -> tuple[int, int]:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def start_run(out_dir: str | Path, threads: int | None, per_step: int, per_step_flag: str) -> tuple[int, int, Path]:
+    """What both trainers do first: set the CPU threads, join torchrun's processes if there are any, check that
+    the ``per_step`` examples of a step divide among them, and create the output folder.
+
+    Returns (rank, world size, output folder).
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    rank, world = setup_distributed()
+    if per_step % world:
+        raise ValueError(f"{per_step_flag} {per_step} must divide among {world} processes")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return rank, world, out

@@ -35,8 +35,8 @@ from rfs.checkpoint import (
     load_checkpoint,
     read_metrics,
     save_checkpoint,
-    setup_distributed,
     start_metrics,
+    start_run,
 )
 from rfs.distill import TraceFilter, read_traces
 from rfs.hub import load_model, load_tokenizer, model_dir, save_model
@@ -233,13 +233,7 @@ def train_sft(settings: SFTSettings, out_dir: str | Path, progress: bool = True,
     a run whose checkpoint is there resumes from it (``fresh=True`` starts over). ``rfs.load_model(out_dir)``
     loads the result.
     """
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
-    rank, world = setup_distributed()
-    if settings.batch_size % world:
-        raise ValueError(f"--batch-size {settings.batch_size} must divide among {world} processes")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    rank, world, out = start_run(out_dir, settings.threads, settings.batch_size, "--batch-size")
     checkpoint, metrics_path = out / "checkpoint.safetensors", out / "metrics.csv"
     tokenizer = load_tokenizer(settings.model)
     examples, rows = prepare_rows(settings, tokenizer)

@@ -1,6 +1,11 @@
 """Shared test fixtures: tiny models and a tiny tokenizer, so every test runs offline in seconds."""
 
 import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 # No test may reach the network: make huggingface_hub answer from its cache only (set before it is imported).
@@ -86,3 +91,28 @@ def assert_same_weights(folder_a: Path, folder_b: Path) -> None:
     a, b = load_model(folder_a, device="cpu"), load_model(folder_b, device="cpu")
     for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def run_script(script: str, *args: str | Path) -> subprocess.Popen:
+    """``python -c script args...`` with this checkout's rfs and one thread; its output is read as text."""
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", script, *map(str, args)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def assert_sigkill_resumes_to_the_same_weights(train: Callable[[Path], subprocess.Popen], tmp_path: Path) -> None:
+    """``train(out)`` starts a training run writing to ``out``: one runs straight through, another is killed with
+    SIGKILL after its third step and started again; both must end with the same weights."""
+    straight, killed = train(tmp_path / "straight"), train(tmp_path / "killed")
+    metrics = tmp_path / "killed" / "metrics.csv"
+    while not metrics.is_file() or len(metrics.read_text().splitlines()) < 4:  # header + 3 steps
+        assert killed.poll() is None, killed.stdout.read()
+        time.sleep(0.02)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert not (tmp_path / "killed" / "model.safetensors").exists()  # it did not finish
+    resumed = train(tmp_path / "killed")
+    output = resumed.communicate()[0]
+    assert resumed.returncode == 0 and "resuming from step" in output, output
+    assert straight.wait() == 0, straight.stdout.read()
+    assert_same_weights(tmp_path / "straight", tmp_path / "killed")

@@ -3,16 +3,14 @@
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import assert_same_weights, tiny_config
+from conftest import assert_sigkill_resumes_to_the_same_weights, run_script, tiny_config
 
 from rfs.checkpoint import read_metrics
 from rfs.hub import load_model, load_tokenizer, save_model
@@ -162,27 +160,12 @@ train_sft(SFTSettings(model=sys.argv[1], data=(sys.argv[2],), steps=8, batch_siz
 
 
 def run_training(model_dir: Path, data: Path, out: Path) -> subprocess.Popen:
-    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-c", RUN, str(model_dir), str(data), str(out)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return run_script(RUN, model_dir, data, out)
 
 
 @pytest.mark.slow  # three training processes (about 15 s on a busy machine)
 def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tiny_model_dir, traces_file, tmp_path):
-    straight = run_training(tiny_model_dir, traces_file, tmp_path / "straight")
-    killed = run_training(tiny_model_dir, traces_file, tmp_path / "killed")
-    metrics = tmp_path / "killed" / "metrics.csv"
-    while not metrics.is_file() or len(metrics.read_text().splitlines()) < 4:  # header + 3 steps
-        assert killed.poll() is None, killed.stdout.read()
-        time.sleep(0.02)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
-    assert not (tmp_path / "killed" / "model.safetensors").exists()  # it did not finish
-    resumed = run_training(tiny_model_dir, traces_file, tmp_path / "killed")
-    output = resumed.communicate()[0]
-    assert resumed.returncode == 0 and "resuming from step" in output, output
-    assert straight.wait() == 0, straight.stdout.read()
-    assert_same_weights(tmp_path / "straight", tmp_path / "killed")
+    assert_sigkill_resumes_to_the_same_weights(lambda out: run_training(tiny_model_dir, traces_file, out), tmp_path)
     rows = read_metrics(tmp_path / "killed" / "metrics.csv")
     assert [r["step"] for r in rows] == list(range(8))  # the steps redone after the checkpoint are not doubled
 

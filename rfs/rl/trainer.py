@@ -38,8 +38,8 @@ from rfs.checkpoint import (
     append_metrics,
     load_checkpoint,
     save_checkpoint,
-    setup_distributed,
     start_metrics,
+    start_run,
 )
 from rfs.hub import load_model, load_tokenizer, model_dir, save_model
 from rfs.prompts import build_prompt
@@ -314,13 +314,7 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
     from rfs.plot import plot_metrics
     from rfs.pocket.data import test_records
 
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
-    rank, world = setup_distributed()
-    if settings.prompts_per_step % world:
-        raise ValueError(f"--prompts-per-step {settings.prompts_per_step} must divide among {world} processes")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    rank, world, out = start_run(out_dir, settings.threads, settings.prompts_per_step, "--prompts-per-step")
     checkpoint, metrics_path = out / "checkpoint.safetensors", out / "metrics.csv"
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(settings.seed)
