@@ -12,9 +12,10 @@ atomic, so a kill mid-write leaves the previous checkpoint intact. A checkpoint 
 (``identity``, e.g. the model and preset), and loading it into another run is refused with a message naming
 both, so a resumed run never silently mixes two experiments.
 
-Two more things make a run resumable, and both trainers (GRPO, chapter 6; SFT, chapter 8) share them here: the
-metrics file is cut back to the checkpoint's step when a run resumes (the steps after it are redone), and a run
-started by ``torchrun`` finds its place among the processes.
+One more thing makes a run resumable, and both trainers (GRPO, chapter 6; SFT, chapter 8) share it here: the
+metrics file is cut back to the checkpoint's step when a run resumes (the steps after it are redone). Under
+``torchrun`` every process calls :func:`save_checkpoint` (a sharded model is gathered for it, see
+``rfs.distributed``) and the first one writes the file.
 """
 
 from __future__ import annotations
@@ -30,15 +31,18 @@ import torch.distributed as dist
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from rfs.distributed import full_state, is_sharded, load_full_state
+
 
 class CheckpointMismatch(ValueError):
     """A checkpoint that belongs to another run (another model or preset); the message names both."""
 
 
-def _model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The model's tensors, each stored once: a tied output head shares the embedding and is left out."""
+def _model_tensors(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A model's state dict as checkpoint tensors, each stored once: a tied output head shares the embedding and
+    is left out."""
     tensors, seen = {}, set()
-    for name, tensor in model.state_dict().items():
+    for name, tensor in weights.items():
         if tensor.data_ptr() in seen:
             continue
         seen.add(tensor.data_ptr())
@@ -46,9 +50,8 @@ def _model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def _optimizer_parts(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    """Split the optimizer's state into tensors (moment estimates, step counts) and JSON (hyper-parameters)."""
-    state = optimizer.state_dict()
+def _optimizer_parts(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """Split an optimizer's state dict into tensors (moment estimates, step counts) and JSON (hyper-parameters)."""
     tensors, scalars = {}, {}
     for index, slots in state["state"].items():
         for key, value in slots.items():
@@ -73,11 +76,14 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.o
 
     ``identity`` names the run (e.g. ``{"model": "pocket-base", "preset": "grpo"}``) and is checked on load.
     ``state`` holds the trainer's own state: tensors (e.g. a ``torch.Generator``'s state) and JSON-able values
-    (e.g. the data position).
+    (e.g. the data position). Under torchrun every process calls it and the first one writes.
     """
     path = Path(path)
+    weights, optimizer_state = full_state(model, optimizer)
+    if dist.is_initialized() and dist.get_rank() > 0:
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    optimizer_tensors, optimizer_json = _optimizer_parts(optimizer)
+    optimizer_tensors, optimizer_json = _optimizer_parts(optimizer_state)
     rng_tensors, rng_json = _rng_state()
     state = state or {}
     extra_tensors = {f"state.{k}": v.detach().contiguous().cpu() for k, v in state.items() if torch.is_tensor(v)}
@@ -85,7 +91,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.o
     metadata = {"step": step, "identity": identity, "optimizer": optimizer_json, "rng": rng_json,
                 "state": extra_json}
     tmp = path.with_name(path.name + ".tmp")
-    save_file(_model_tensors(model) | optimizer_tensors | rng_tensors | extra_tensors, tmp,
+    save_file(_model_tensors(weights) | optimizer_tensors | rng_tensors | extra_tensors, tmp,
               metadata={"rfs": json.dumps(metadata)})
     os.replace(tmp, path)  # atomic: the old checkpoint is replaced whole or not at all
     return path
@@ -128,12 +134,16 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.o
         raise ValueError(f"cannot read the checkpoint {path} ({error}); delete it to start afresh") from None
     check_identity(path, metadata["identity"], identity)
     weights = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
-    missing, unexpected = model.load_state_dict(weights, strict=False)
-    shared = set(model.state_dict()) - {k.removeprefix("model.") for k in _model_tensors(model)}  # a tied head
-    if set(missing) - shared or unexpected:
-        raise ValueError(f"{path} does not fit this model (missing {missing}, unexpected {unexpected})")
-    if optimizer is not None:
-        _load_optimizer(optimizer, tensors, metadata["optimizer"])
+    optimizer_state = _optimizer_state(tensors, metadata["optimizer"]) if optimizer is not None else None
+    if is_sharded(model):
+        load_full_state(model, optimizer, weights, optimizer_state)
+    else:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+        shared = set(model.state_dict()) - {k.removeprefix("model.") for k in _model_tensors(model.state_dict())}
+        if set(missing) - shared or unexpected:  # (a tied output head is not stored)
+            raise ValueError(f"{path} does not fit this model (missing {missing}, unexpected {unexpected})")
+        if optimizer is not None:
+            optimizer.load_state_dict(optimizer_state)
     torch.set_rng_state(tensors["rng.torch"])
     if torch.cuda.is_available():
         cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]
@@ -145,8 +155,8 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.o
     return {"step": metadata["step"], "state": state}
 
 
-def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], saved: dict) -> None:
-    """Rebuild the optimizer's state dict from its stored tensors and JSON parts."""
+def _optimizer_state(tensors: dict[str, torch.Tensor], saved: dict) -> dict:
+    """Rebuild an optimizer's state dict from its stored tensors and JSON parts."""
     slots: dict[int, dict] = {}
     for name, tensor in tensors.items():
         if name.startswith("optimizer."):
@@ -155,7 +165,7 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.T
     for name, value in saved["scalars"].items():
         index, key = name.split(".", 1)
         slots.setdefault(int(index), {})[key] = value
-    optimizer.load_state_dict({"state": slots, "param_groups": saved["param_groups"]})
+    return {"state": slots, "param_groups": saved["param_groups"]}
 
 
 def read_metrics(path: str | Path) -> list[dict]:
@@ -178,27 +188,3 @@ def append_metrics(path: Path, row: dict, columns: list[str]) -> None:
     """Add one step's row to ``path`` at once, so an interrupted run keeps every finished step."""
     with open(path, "a", newline="") as f:
         csv.DictWriter(f, columns).writerow({k: "" if row.get(k) is None else row[k] for k in columns})
-
-
-def setup_distributed() -> tuple[int, int]:
-    """Rank and world size under torchrun (gloo on a CPU, NCCL on GPUs), or (0, 1) for a plain run."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
-
-
-def start_run(out_dir: str | Path, threads: int | None, per_step: int, per_step_flag: str) -> tuple[int, int, Path]:
-    """What both trainers do first: set the CPU threads, join torchrun's processes if there are any, check that
-    the ``per_step`` examples of a step divide among them, and create the output folder.
-
-    Returns (rank, world size, output folder).
-    """
-    if threads:
-        torch.set_num_threads(threads)
-    rank, world = setup_distributed()
-    if per_step % world:
-        raise ValueError(f"{per_step_flag} {per_step} must divide among {world} processes")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return rank, world, out

@@ -56,6 +56,7 @@ TRAIN_EXAMPLES = """examples:
   rfs train grpo --preset dapo --lr 1e-4 --out runs/dapo          a chapter 7 variant, one option changed
   rfs train grpo --out runs/grpo                                  run again: resumes from the checkpoint
   torchrun --nproc_per_node 2 -m rfs.cli train grpo --out runs/ddp   data-parallel over 2 processes
+  torchrun --nproc_per_node 8 -m rfs.cli train grpo --model qwen3-8b-base --fsdp --out runs/fsdp   sharded (GPUs)
   rfs plot runs/grpo/metrics.csv                                  reward, accuracy, length, KL against steps"""
 # Help for the options of `rfs train grpo`; each is a field of rfs.rl.presets.GRPOSettings (read without torch).
 GRPO_HELP = {
@@ -77,6 +78,8 @@ GRPO_HELP = {
     "eval_every": "greedy test evaluation every N steps (0: never)", "eval_problems": "test problems evaluated",
     "eval_max_new_tokens": "longest greedy test answer", "checkpoint_every": "checkpoint every N steps",
     "seed": "random seed of the run", "threads": "CPU threads",
+    "fsdp": "under torchrun, shard weights, gradients and optimizer states over the processes (FSDP2) instead of "
+            "copying the model to each (DDP)",
 }
 
 
@@ -513,7 +516,7 @@ def cmd_train_sft(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, micro_batch=args.micro_batch, epochs=args.epochs, steps=args.steps, lr=args.lr,
         warmup=args.warmup, weight_decay=args.weight_decay, eval_every=args.eval_every,
         eval_problems=args.eval_problems, eval_max_new_tokens=args.max_new_tokens,
-        checkpoint_every=args.checkpoint_every, seed=args.seed, threads=args.threads)
+        checkpoint_every=args.checkpoint_every, seed=args.seed, threads=args.threads, fsdp=args.fsdp)
     out = train_sft(settings, args.out, fresh=args.fresh)
     print(f"model saved to {out} (metrics in {out / 'metrics.csv'}, {out / 'metrics.png'}); evaluate it with "
           f"`rfs eval --model {out} --thinking {'on' if args.thinking else 'off'}`")
@@ -864,7 +867,8 @@ def add_train_parser(sub) -> None:
                          description="Fine-tune a student on traces from `rfs distill data`: the loss counts the "
                                      "reply's tokens only; a rerun resumes from the checkpoint in --out.",
                          epilog="example:\n  rfs train sft --model pocket-base --data traces.jsonl --out runs/sft "
-                                "--thinking\n  torchrun --nproc_per_node 2 -m rfs.cli train sft ... (data parallel)",
+                                "--thinking\n  torchrun --nproc_per_node 2 -m rfs.cli train sft ... (data parallel)"
+                                "\n  torchrun --nproc_per_node 8 -m rfs.cli train sft ... --fsdp (sharded, GPUs)",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--model", default=DEFAULT_MODEL, help=f"the student (default {DEFAULT_MODEL})")
     t.add_argument("--data", nargs="+", required=True, help="trace files (JSONL, or the book's JSON)")
@@ -891,6 +895,7 @@ def add_train_parser(sub) -> None:
     t.add_argument("--seed", type=int, default=0, help="default 0")
     t.add_argument("--fresh", action="store_true", help="ignore a checkpoint in --out and start over")
     t.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's choice)")
+    t.add_argument("--fsdp", action="store_true", help=GRPO_HELP["fsdp"])
     t.set_defaults(func=cmd_train_sft)
 
     p = sub.add_parser("plot", help="draw a training run's metrics.csv", description=cmd_plot.__doc__)

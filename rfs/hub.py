@@ -299,16 +299,18 @@ def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
 
 
 def save_model(model: Qwen3, out_dir: str | Path, tokenizer_json: str | Path | None = None,
-               kind: str = "qwen3") -> Path:
+               kind: str = "qwen3", weights: dict[str, torch.Tensor] | None = None) -> Path:
     """Write ``model`` in the Hugging Face layout (``config.json``, ``model.safetensors``), loadable by
     :func:`load_model` and by ``transformers``' ``Qwen3ForCausalLM``. Optionally copy a ``tokenizer.json``.
 
-    A pocket model (``kind="pocket"``) says so in its ``config.json`` (see :func:`model_kind`).
+    A pocket model (``kind="pocket"``) says so in its ``config.json`` (see :func:`model_kind`). ``weights``
+    replaces ``model.state_dict()``: a model sharded across processes passes its gathered weights
+    (``rfs.distributed.full_state``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    state = {name: t.detach().contiguous().cpu()
-             for name, t in to_checkpoint_names(model.state_dict(), model.config).items()}
+    weights = model.state_dict() if weights is None else weights
+    state = {name: t.detach().contiguous().cpu() for name, t in to_checkpoint_names(weights, model.config).items()}
     if model.config.tie_word_embeddings:
         state.pop("lm_head.weight")  # shared with the embedding; transformers re-ties it on load
     dtype = next(iter(state.values())).dtype

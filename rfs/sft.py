@@ -36,9 +36,9 @@ from rfs.checkpoint import (
     read_metrics,
     save_checkpoint,
     start_metrics,
-    start_run,
 )
 from rfs.distill import TraceFilter, read_traces
+from rfs.distributed import full_state, spread_over_processes, start_run, whole_weights
 from rfs.hub import load_model, load_tokenizer, model_dir, save_model
 from rfs.tokenizer import Tokenizer
 
@@ -77,6 +77,7 @@ class SFTSettings:
     checkpoint_every: int = 25
     seed: int = 0
     threads: int | None = None
+    fsdp: bool = False  # under torchrun: shard weights, gradients and optimizer states (FSDP2) instead of DDP
 
 
 # --- Examples: prompt and completion as token ids ---------------------------------------------------------------
@@ -241,6 +242,7 @@ def train_sft(settings: SFTSettings, out_dir: str | Path, progress: bool = True,
     torch.manual_seed(settings.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = load_model(settings.model, device=device, dtype=torch.float32).train()
+    trained = spread_over_processes(model, world, settings.fsdp)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, betas=(0.9, 0.95),
                                   weight_decay=settings.weight_decay)
     identity = {"trainer": "sft", "model": str(settings.model), "data": [Path(d).name for d in settings.data],
@@ -252,7 +254,6 @@ def train_sft(settings: SFTSettings, out_dir: str | Path, progress: bool = True,
         start, clock = restored["step"], {k: restored["state"][k] for k in clock}
         if rank == 0:
             print(f"resuming from step {start} ({checkpoint})")
-    trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     if rank == 0:
         (out / "settings.json").write_text(json.dumps(dataclasses.asdict(settings) | {"steps": steps}, indent=2))
         start_metrics(metrics_path, start, METRICS)
@@ -270,8 +271,9 @@ def train_sft(settings: SFTSettings, out_dir: str | Path, progress: bool = True,
         for group in optimizer.param_groups:
             group["lr"] = lr
         row = {"step": step, "lr": lr}
-        if rank == 0 and settings.eval_every and step % settings.eval_every == 0:
-            row |= evaluate_row()  # the weights at the start of this step
+        if settings.eval_every and step % settings.eval_every == 0:
+            with whole_weights(model):
+                row |= evaluate_row() if rank == 0 else {}  # the weights at the start of this step
         began, cpu_began = time.perf_counter(), time.process_time()
         mine = step_rows(len(rows), step, settings.batch_size, settings.seed)[rank::world]
         loss, tokens = accumulate_step(trained, examples, [rows[i] for i in mine], settings, tokenizer.pad_id, world)
@@ -285,18 +287,20 @@ def train_sft(settings: SFTSettings, out_dir: str | Path, progress: bool = True,
                              "seconds": clock["train_s"], "cpu_seconds": clock["train_cpu_s"]})
             bar.set_postfix(loss=f"{loss:.3f}", **({"eval": f"{row['eval_accuracy']:.1%}"}
                                                    if "eval_accuracy" in row else {}))
-            if (step + 1) % settings.checkpoint_every == 0 or step + 1 == steps:
-                save_checkpoint(checkpoint, model, optimizer, step + 1, identity,
-                                {"data_position": (step + 1) * settings.batch_size} | clock)
-    if world > 1:
-        dist.barrier()
-    if rank == 0:
-        if start < steps and settings.eval_problems:  # the final weights, as step `steps`
+        if (step + 1) % settings.checkpoint_every == 0 or step + 1 == steps:
+            save_checkpoint(checkpoint, model, optimizer, step + 1, identity,
+                            {"data_position": (step + 1) * settings.batch_size} | clock)
+    weights, _ = full_state(model, None)  # every process takes part in gathering a sharded model
+    with whole_weights(model):
+        if rank == 0 and start < steps and settings.eval_problems:  # the final weights, as step `steps`
             write_row({"step": steps, "seconds": clock["train_s"], "cpu_seconds": clock["train_cpu_s"]}
                       | evaluate_row())
+    if rank == 0:
         save_model(model.eval(), out, tokenizer_json=model_dir(settings.model) / "tokenizer.json",
-                   kind=tokenizer.kind)
+                   kind=tokenizer.kind, weights=weights)
         plot_sft_metrics(metrics_path)
+    if world > 1:
+        dist.barrier()
     return out
 
 

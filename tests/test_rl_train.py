@@ -4,7 +4,9 @@ A random tiny model never solves a math problem, so these runs replace the corre
 deterministic stand-in (odd-length completions earn 1); everything else is the real loop.
 """
 
+import os
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -105,6 +107,41 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tiny_model_dir, t
     assert_sigkill_resumes_to_the_same_weights(lambda out: run_training(tiny_model_dir, out), tmp_path)
     rows = read_metrics(tmp_path / "killed" / "metrics.csv")
     assert [r["step"] for r in rows] == list(range(8))  # the steps redone after the checkpoint are not doubled
+
+
+SHARDED = textwrap.dedent("""
+    import sys
+    import torch
+    import rfs.rl.trainer as trainer
+    from rfs.rl.presets import settings_for
+
+    torch.set_num_threads(1)
+    trainer.compute_rewards = lambda c, r, w, thinking=False: torch.tensor([[float(len(x) % 2)] for x in c])
+    for steps in (3, 4):  # the second call resumes from the first one's checkpoint
+        settings = settings_for("grpo", model=sys.argv[1], steps=steps, prompts_per_step=2, group_size=4,
+                                max_new_tokens=12, train_problems=40, eval_every=2, eval_problems=2,
+                                eval_max_new_tokens=8, checkpoint_every=2, fsdp=True)
+        trainer.train_grpo(settings, sys.argv[2], progress=False)
+""")
+
+
+@pytest.mark.slow  # torchrun starts two processes (about 30 s on a busy machine)
+def test_two_sharded_processes_train_evaluate_save_and_resume(tiny_model_dir, tmp_path):
+    from rfs.serve import free_port
+
+    script = tmp_path / "sharded.py"
+    script.write_text(SHARDED)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                str(free_port()), str(script), str(tiny_model_dir), str(tmp_path / "out")]
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(torchrun, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "resuming from step 3" in done.stdout
+    rows = read_metrics(tmp_path / "out" / "metrics.csv")
+    assert [r["step"] for r in rows] == [0, 1, 2, 3, 4]  # steps 0-3, then the final weights' evaluation
+    assert rows[0]["eval_accuracy"] is not None and rows[-1]["eval_accuracy"] is not None
+    trained, start = load_model(tmp_path / "out").state_dict(), load_model(tiny_model_dir).state_dict()
+    assert any(not torch.equal(trained[name], start[name]) for name in start)
 
 
 def test_rfs_train_grpo_reports_a_model_without_reward_and_rfs_plot_draws(tiny_model_dir, tmp_path, capsys,

@@ -171,13 +171,14 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tiny_model_dir, t
 
 
 @pytest.mark.slow  # torchrun starts two processes (about 30 s on a busy machine)
-def test_two_torchrun_processes_train_the_same_weights_as_one(tiny_model_dir, traces_file, tmp_path):
+@pytest.mark.parametrize("spread", [[], ["--fsdp"]], ids=["ddp", "fsdp"])
+def test_two_torchrun_processes_train_the_same_weights_as_one(tiny_model_dir, traces_file, tmp_path, spread):
     common = ["train", "sft", "--model", str(tiny_model_dir), "--data", str(traces_file), "--steps", "2",
               "--batch-size", "4", "--micro-batch", "1", "--seq-len", "64", "--eval-problems", "0", "--threads", "1"]
     env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
     port = str(free_port("127.0.0.1"))  # torchrun's processes meet there (port 0 would not be shared)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port]
-    done = subprocess.run([*torchrun, "-m", "rfs.cli", *common, "--out", str(tmp_path / "ddp")], env=env,
+    done = subprocess.run([*torchrun, "-m", "rfs.cli", *common, *spread, "--out", str(tmp_path / "ddp")], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     alone = train_sft(SFTSettings(model=str(tiny_model_dir), data=(str(traces_file),), steps=2, batch_size=4,

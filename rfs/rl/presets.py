@@ -68,6 +68,7 @@ class GRPOSettings:
     checkpoint_every: int = 10
     seed: int = 0
     threads: int | None = 1  # torch threads; one is fastest on a busy 2-core machine
+    fsdp: bool = False  # under torchrun: shard weights, gradients and optimizer states (FSDP2) instead of DDP
 
 
 PRESETS: dict[str, dict] = {

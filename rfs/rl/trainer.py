@@ -39,8 +39,8 @@ from rfs.checkpoint import (
     load_checkpoint,
     save_checkpoint,
     start_metrics,
-    start_run,
 )
+from rfs.distributed import full_state, spread_over_processes, start_run, whole_weights
 from rfs.hub import load_model, load_tokenizer, model_dir, save_model
 from rfs.prompts import build_prompt
 from rfs.rl.advantages import group_advantages, zero_signal_groups
@@ -321,6 +321,7 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
     policy = load_model(settings.model, device=device, dtype=torch.float32).train()
     tokenizer = load_tokenizer(settings.model)
     reference = copy.deepcopy(policy).eval().requires_grad_(False) if settings.kl_coef else None
+    trained = spread_over_processes(policy, world, settings.fsdp)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=settings.lr, betas=(0.9, 0.99),
                                   weight_decay=settings.weight_decay)
     stream = PromptStream(training_problems(settings), settings.seed)
@@ -331,7 +332,6 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
         start, stream.position = restored["step"], restored["state"]["data_position"]
         if rank == 0:
             print(f"resuming from step {start} ({checkpoint})")
-    trained = torch.nn.parallel.DistributedDataParallel(policy) if world > 1 else policy
     eval_set = test_records()[:settings.eval_problems]
     if rank == 0:
         (out / "settings.json").write_text(json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
@@ -342,8 +342,7 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
         clock = {k: restored["state"][k] for k in clock}
 
     def save(step: int) -> None:
-        if rank == 0:
-            save_checkpoint(checkpoint, policy, optimizer, step, identity, {"data_position": stream.position} | clock)
+        save_checkpoint(checkpoint, policy, optimizer, step, identity, {"data_position": stream.position} | clock)
 
     def evaluate_row() -> dict:
         accuracy, length = greedy_accuracy(policy, tokenizer, eval_set, settings)
@@ -360,11 +359,13 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, settings)
             row = {"step": step}
-            if rank == 0 and settings.eval_every and step % settings.eval_every == 0:
-                row |= evaluate_row()  # the weights at the start of this step
+            if settings.eval_every and step % settings.eval_every == 0:
+                with whole_weights(policy):
+                    row |= evaluate_row() if rank == 0 else {}  # the weights at the start of this step
             t0, cpu0 = time.perf_counter(), time.process_time()
-            rollouts, problems, rewards, counts = collect_rollouts(
-                policy, tokenizer, stream, settings, step, settings.prompts_per_step // world, rank, world)
+            with whole_weights(policy):
+                rollouts, problems, rewards, counts = collect_rollouts(
+                    policy, tokenizer, stream, settings, step, settings.prompts_per_step // world, rank, world)
             reward = combine_rewards(rewards, settings.rewards)
             if step == 0 and float(reward.abs().sum()) == 0:
                 raise TrainingStopped(f"{settings.model}: " + _no_reward_advice(settings))
@@ -402,11 +403,14 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
                 save(step + 1)
             if interrupt.requested:
                 raise KeyboardInterrupt(f"stopped at step {step + 1}; the same command resumes from {checkpoint}")
+    weights, _ = full_state(policy, None)  # every process takes part in gathering a sharded model
+    with whole_weights(policy):
+        if rank == 0 and settings.eval_every and start < settings.steps:  # the final weights, as step `steps`
+            write_row({"step": settings.steps} | evaluate_row() | clock)
+    if rank == 0:
+        save_model(policy.eval(), out, tokenizer_json=model_dir(settings.model) / "tokenizer.json", kind=tokenizer.kind,
+                   weights=weights)
+        plot_metrics(metrics_path)
     if world > 1:
         dist.barrier()
-    if rank == 0:
-        if settings.eval_every and start < settings.steps:  # the final weights, as step `steps`
-            write_row({"step": settings.steps} | evaluate_row() | clock)
-        save_model(policy.eval(), out, tokenizer_json=model_dir(settings.model) / "tokenizer.json", kind=tokenizer.kind)
-        plot_metrics(metrics_path)
     return out
