@@ -106,3 +106,19 @@ def check_revision_prefix(revision_prefix: Callable) -> None:
 def check_refine_round(refine_round: Callable) -> None:
     """Chapter 5, part 3: ``refine_round(text, check, continue_solution)``."""
     check_part("ch05", "refine_round", {"refine_round": refine_round})
+
+
+def check_clipped_token_loss(clipped_token_loss: Callable) -> None:
+    """Chapter 7, part 1: ``clipped_token_loss(logp, old_logp, advantages, mask, eps_low, eps_high)``."""
+    check_part("ch07", "clipped", {"clipped_token_loss": clipped_token_loss})
+
+
+def check_k3_kl(k3_kl: Callable) -> None:
+    """Chapter 7, part 2: ``k3_kl(logp, ref_logp, mask)``."""
+    check_part("ch07", "kl", {"k3_kl": k3_kl})
+
+
+def check_gspo(sequence_ratio: Callable, gspo_loss: Callable) -> None:
+    """Chapter 7, part 3: ``sequence_ratio(logp, old_logp, mask)`` and ``gspo_loss(logp, old_logp, advantages,
+    mask, eps_low, eps_high)``."""
+    check_part("ch07", "gspo", {"sequence_ratio": sequence_ratio, "gspo_loss": gspo_loss})

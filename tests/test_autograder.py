@@ -246,3 +246,48 @@ def test_every_reference_a_part_traps_exists_in_rfs(assignment):
         for dotted in part.references:
             module, name = dotted.rsplit(".", 1)
             assert hasattr(importlib.import_module(module), name), f"{assignment}/{part.name}: {dotted} is gone"
+
+
+def test_ch07_checks_pass_the_solution_and_catch_the_typical_loss_bugs(monkeypatch):
+    """Each bug the exercises' text warns about fails its part: in a visible case, or else in the named hidden one."""
+    monkeypatch.chdir(ROOT)  # the instructor's repository: the hidden cases run too
+    mine = {"torch": torch}
+    for cell in SOURCE["ch07"].cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(cell.source, mine)
+    loss, kl, ratio, gspo = (mine[n] for n in ("clipped_token_loss", "k3_kl", "sequence_ratio", "gspo_loss"))
+    checks.check_clipped_token_loss(loss)
+    checks.check_k3_kl(kl)
+    checks.check_gspo(ratio, gspo)
+
+    def surrogate(ratio, a, mask, lo, hi):  # the clipped objective's loss, from any ratio
+        objective = torch.minimum(ratio * a[:, None], ratio.clamp(1 - lo, 1 + hi) * a[:, None])
+        return -(objective * mask).sum() / mask.sum()
+
+    def min_of_ratios(logp, old, a, mask, lo, hi):  # min(r, clip(r)) * A: right for positive advantages only
+        r = (logp - old).exp()
+        return -(torch.minimum(r, r.clamp(1 - lo, 1 + hi)) * a[:, None] * mask).sum() / mask.sum()
+
+    visible = "expected"  # a visible case's message; a hidden one's says 'wrong result'
+    part1, part2, part3 = checks.check_clipped_token_loss, checks.check_k3_kl, checks.check_gspo
+    bugs = [  # (check, the bug (a pair in Part 3), what its message says)
+        (part1, lambda lp, old, a, m, lo, hi: loss(old, lp, a, m, lo, hi), visible),  # exp(old - logp)
+        (part1, lambda lp, old, a, m, lo, hi: surrogate(lp / old, a, m, lo, hi), visible),  # logp / old
+        (part1, lambda lp, old, a, m, lo, hi: surrogate(lp.exp() / old.exp(), a, m, lo, hi),
+         "hidden case 'very unlikely tokens"),  # a quotient of probabilities: 0 / 0 near -110
+        (part1, min_of_ratios, visible),
+        (part1, lambda lp, old, a, m, lo, hi: loss(lp, old, a, m, lo, lo), visible),  # one epsilon
+        (part1, lambda lp, old, a, m, lo, hi: loss(lp, old, a, m * 0 + 1, lo, hi), visible),  # padding counted
+        (part2, lambda lp, ref, m: kl(ref, lp, m), visible),  # the sign of d
+        (part2, lambda lp, ref, m: ((lp - ref) * m).sum() / m.sum(), visible),  # k1
+        (part2, lambda lp, ref, m: kl(lp, ref, m * 0 + 1), visible),  # padding counted
+        (part3, (lambda lp, old, m: ((lp - old) * m).sum(1).exp(), gspo), visible),  # sum, not mean
+        (part3, (lambda lp, old, m: ((lp - old) * m).mean(1).exp(), gspo), visible),  # over padding
+        (part3, (lambda lp, old, m: ((lp - old).exp() * m).sum(1) / m.sum(1), gspo), visible),  # mean of ratios
+        (part3, (lambda lp, old, m: (((lp - old) * m).sum(1) / m.sum(1)).exp(), gspo),
+         "hidden case 'a sequence without tokens has ratio 1': wrong result"),
+        (part3, (ratio, lambda lp, old, a, m, lo, hi: loss(lp, old, a, m, lo, hi)), visible),  # clipped per token
+    ]
+    for check, bug, message in bugs:
+        with pytest.raises(AssertionError, match=re.escape(message)):
+            check(*bug) if isinstance(bug, tuple) else check(bug)
