@@ -29,10 +29,10 @@ def test_bench_grpo_reports_both_engines_the_ratio_and_their_memory(capsys):
     out = capsys.readouterr().out
     assert "2 prompts x 2 samples, exactly 8 new tokens" in out and "median of 1 steps" in out
     table = [line.split() for line in out.splitlines() if re.match(r"(rfs|TRL [\d.]+) +[\d.]+ ", line)]
-    rows = {cells[0]: cells[-9:] for cells in table}  # engine: step s ... loaded MiB
+    rows = {cells[0]: cells[-10:] for cells in table}  # engine: step s ... loaded MiB
     assert set(rows) == {"rfs", "TRL"}
     rfs_step, trl_step = float(rows["rfs"][0]), float(rows["TRL"][0])
-    assert rows["rfs"][3:5] == rows["TRL"][3:5] == ["32", "8-8"]  # 2 x 2 rows of exactly 8 tokens each
+    assert rows["rfs"][4:6] == rows["TRL"][4:6] == ["32", "8-8"]  # 2 x 2 rows of exactly 8 tokens each
     peak, loaded = (float(x) for x in rows["TRL"][-2:])
     assert peak >= loaded > 50  # MiB: TRL, transformers and torch are loaded
     assert all(float(x) > 50 for x in rows["rfs"][-2:])
