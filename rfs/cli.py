@@ -316,7 +316,8 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run a benchmark: ``generate`` (rfs against transformers), ``samples`` (shared prefill against one call per
-    sample) or ``serve`` (clients of rfs serve all at once against one after another)."""
+    sample), ``serve`` (clients of rfs serve all at once against one after another) or ``grpo`` (one GRPO step of
+    rfs against TRL's GRPOTrainer)."""
     import torch
 
     from rfs.bench import bench_generate, bench_samples
@@ -335,14 +336,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
               f"  all at once:       {r['concurrent_tok_s']:.1f} tok/s ({r['concurrent_s']:.1f} s; batches of "
               f"{r['concurrent_batches']} rows)\n  ratio {r['ratio']:.2f}x")
         return 0
+    if args.what == "grpo":
+        from rfs.bench_grpo import bench_grpo, grpo_report
+
+        if args.dtype not in (None, "float32"):
+            raise ValueError("rfs bench grpo trains in float32, as rfs train grpo does: drop --dtype")
+        rows = bench_grpo(args.model, args.problems or 16, args.samples or 8, args.new_tokens or 128,
+                          repeats=args.repeats or 3, threads=args.threads or 1, ignore_eos=not args.stop_at_eos,
+                          with_trl=not args.no_transformers, seed=args.seed)
+        ends = "at the end token or" if args.stop_at_eos else "exactly"
+        print(f"one GRPO step on {args.model}: {args.problems or 16} prompts x {args.samples or 8} samples, "
+              f"{ends} {args.new_tokens or 128} new tokens at T=0.8, one update; float32, {args.threads or 1} "
+              f"thread(s) each; median of {rows[0]['timed_steps']} steps after a warm-up step; load average "
+              + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+        print(grpo_report(rows))
+        return 0
     dtype = getattr(torch, args.dtype) if args.dtype else compute_dtype(torch.bfloat16, torch.device("cpu"))
     say_dtype(args, f"benchmarking in {str(dtype).removeprefix('torch.')} on cpu")
     if args.what == "samples":
-        bench_samples(args.size, args.problems, args.samples or 8, args.prompt_tokens, args.new_tokens or 64, dtype,
-                      args.seed)
+        bench_samples(args.size, args.problems or 4, args.samples or 8, args.prompt_tokens, args.new_tokens or 64,
+                      dtype, args.seed)
     else:
         bench_generate(args.size, args.batch, args.samples or 1, args.prompt_tokens, args.new_tokens or 128,
-                       args.temperature, dtype, args.int8, args.compile, args.repeats, not args.no_transformers)
+                       args.temperature, dtype, args.int8, args.compile, args.repeats or 1, not args.no_transformers)
     return 0
 
 
@@ -710,30 +726,37 @@ def add_mc_parser(sub) -> None:
 def add_bench_parser(sub) -> None:
     """``rfs bench``."""
     p = sub.add_parser("bench", help="benchmarks against transformers", description=cmd_bench.__doc__)
-    p.add_argument("what", choices=["generate", "samples", "serve"],
+    p.add_argument("what", choices=["generate", "samples", "serve", "grpo"],
                    help="generate: rfs against transformers; samples: n samples per problem sharing the prompt's "
                         "prefill against one generation per sample; serve: total tokens/s of --clients requests to "
-                        "rfs serve sent at once against one after another (loopback, --new-tokens each)")
+                        "rfs serve sent at once against one after another (loopback, --new-tokens each); grpo: one "
+                        "GRPO step (--problems x --samples rollouts, one update) of rfs against TRL's GRPOTrainer, "
+                        "each in its own process (pip install -e .[bench])")
     add_machine_args(p, model=None)
-    p.add_argument("--model", default="pocket-base", help="serve: the model served (default pocket-base)")
+    p.add_argument("--model", default="pocket-base", help="serve, grpo: the model (default pocket-base)")
     p.add_argument("--clients", type=positive_int, default=8, help="serve: clients (default 8)")
     p.add_argument("--size", default="0.6b", choices=BENCH_SIZES,
                    help="architecture with random weights: a Qwen3 size or 'pocket' (~5M parameters); default 0.6b")
     p.add_argument("--batch", type=positive_int, nargs="+", default=[1, 8],
                    help="generate: batch sizes (default 1 8)")
-    p.add_argument("--problems", type=positive_int, default=4, help="samples: prompts sampled together (default 4)")
+    p.add_argument("--problems", type=positive_int, default=None,
+                   help="samples: prompts sampled together (default 4); grpo: prompts per step (default 16)")
     p.add_argument("--samples", type=positive_int, default=None,
-                   help="samples per prompt, sharing its prefill (default 1 for generate, 8 for samples)")
+                   help="samples per prompt, sharing its prefill (default 1 for generate, 8 for samples and grpo)")
     p.add_argument("--prompt-tokens", type=positive_int, default=64, help="prompt length (default 64)")
     p.add_argument("--new-tokens", type=positive_int, default=None,
-                   help="tokens to generate (default 128 for generate, 64 for samples)")
+                   help="tokens to generate (default 128 for generate and grpo, 64 for samples)")
     p.add_argument("--temperature", type=temperature, default=0.0,
-                   help="generate: 0 = greedy (default); >0 samples (samples always draws at 0.8)")
-    p.add_argument("--no-transformers", action="store_true", help="time rfs alone")
+                   help="generate: 0 = greedy (default); >0 samples (samples and grpo always draw at 0.8)")
+    p.add_argument("--no-transformers", action="store_true", help="time rfs alone (grpo: without TRL)")
     p.add_argument("--int8", action="store_true", help="int8 weight-only rfs model (reports the logit error)")
-    p.add_argument("--repeats", type=positive_int, default=1,
-                   help="generate: time each engine this many times, taking turns, and report its best run")
-    p.add_argument("--seed", type=int, default=0, help="samples: sampling seed (default 0)")
+    p.add_argument("--repeats", type=positive_int, default=None,
+                   help="generate: time each engine this many times, taking turns, and report its best run "
+                        "(default 1); grpo: timed steps after a warm-up step, the median reported (default 3)")
+    p.add_argument("--stop-at-eos", action="store_true",
+                   help="grpo: completions end at the end token (default: every completion is --new-tokens long on "
+                        "both sides, the same work whatever is sampled)")
+    p.add_argument("--seed", type=int, default=0, help="samples, grpo: sampling seed (default 0)")
     p.set_defaults(func=cmd_bench)
 
 

@@ -49,10 +49,12 @@ def pad_right(rows: list[list], value: float, dtype: torch.dtype) -> tuple[torch
 
 def sample_rollouts(model: Qwen3, tokenizer: Tokenizer, prompts: list[str], group_size: int,
                     temperature: float = 0.8, max_new_tokens: int = 192, top_k: int | None = None,
-                    top_p: float | None = None, seed: int | None = None) -> Rollouts:
+                    top_p: float | None = None, seed: int | None = None, ignore_eos: bool = False) -> Rollouts:
     """Sample ``group_size`` completions of each prompt and return them as padded tensors (:class:`Rollouts`).
 
     ``seed`` makes the draw reproducible; the trainer passes a new seed every step, so steps draw fresh noise.
+    ``ignore_eos`` generates past the end token, so every completion is ``max_new_tokens`` long (``rfs bench
+    grpo``: the same work whatever is sampled).
     """
     encoded = [tokenizer.encode(p) for p in prompts]
     tokens = {r: [] for r in range(len(prompts) * group_size)}
@@ -60,8 +62,9 @@ def sample_rollouts(model: Qwen3, tokenizer: Tokenizer, prompts: list[str], grou
     finished = dict.fromkeys(tokens, False)
     was_training = model.training
     model.eval()
+    stop_ids = [] if ignore_eos else tokenizer.stop_ids
     for events in generate_ids(model, encoded, max_new_tokens, temperature, top_k, top_p, n=group_size, seed=seed,
-                               stop_ids=tokenizer.stop_ids, logprobs=True, pad_id=tokenizer.pad_id):
+                               stop_ids=stop_ids, logprobs=True, pad_id=tokenizer.pad_id):
         for row, token, logprob, done in events:
             tokens[row].append(token)
             logprobs[row].append(logprob)

@@ -204,6 +204,12 @@ def micro_batches(rollouts: Rollouts, rows: torch.Tensor, size: int,
     return chunks
 
 
+def make_optimizer(policy: torch.nn.Module, settings: GRPOSettings) -> torch.optim.Optimizer:
+    """The trainer's optimizer: AdamW over the policy's weights at ``settings.lr`` (``rfs bench grpo`` times the same
+    one)."""
+    return torch.optim.AdamW(policy.parameters(), lr=settings.lr, betas=(0.9, 0.99), weight_decay=settings.weight_decay)
+
+
 def update_policy(policy: torch.nn.Module, optimizer: torch.optim.Optimizer, rollouts: Rollouts,
                   advantages: torch.Tensor, settings: GRPOSettings, reference: torch.nn.Module | None = None,
                   world: int = 1) -> dict[str, float]:
@@ -322,8 +328,7 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
     tokenizer = load_tokenizer(settings.model)
     reference = copy.deepcopy(policy).eval().requires_grad_(False) if settings.kl_coef else None
     trained = spread_over_processes(policy, world, settings.fsdp)
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=settings.lr, betas=(0.9, 0.99),
-                                  weight_decay=settings.weight_decay)
+    optimizer = make_optimizer(policy, settings)  # after spreading: FSDP2 replaces the parameters
     stream = PromptStream(training_problems(settings), settings.seed)
     identity = {"model": str(settings.model), "preset": settings.preset}
     start = 0
