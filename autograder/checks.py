@@ -106,3 +106,18 @@ def check_revision_prefix(revision_prefix: Callable) -> None:
 def check_refine_round(refine_round: Callable) -> None:
     """Chapter 5, part 3: ``refine_round(text, check, continue_solution)``."""
     check_part("ch05", "refine_round", {"refine_round": refine_round})
+
+
+def check_group_advantages(group_advantages: Callable) -> None:
+    """Chapter 6, part 1: ``group_advantages(rewards, group_size, mode)``."""
+    check_part("ch06", "group_advantages", {"group_advantages": group_advantages})
+
+
+def check_sequence_logprobs(sequence_logprobs: Callable) -> None:
+    """Chapter 6, part 2: ``sequence_logprobs(logits, input_ids, attention_mask, prompt_width, temperature)``."""
+    check_part("ch06", "sequence_logprobs", {"sequence_logprobs": sequence_logprobs})
+
+
+def check_chapter6_loss(chapter6_loss: Callable) -> None:
+    """Chapter 6, part 3: ``chapter6_loss(token_logprobs, completion_mask, advantages)``."""
+    check_part("ch06", "chapter6_loss", {"chapter6_loss": chapter6_loss})
