@@ -108,6 +108,21 @@ def check_refine_round(refine_round: Callable) -> None:
     check_part("ch05", "refine_round", {"refine_round": refine_round})
 
 
+def check_group_advantages(group_advantages: Callable) -> None:
+    """Chapter 6, part 1: ``group_advantages(rewards, group_size, mode)``."""
+    check_part("ch06", "group_advantages", {"group_advantages": group_advantages})
+
+
+def check_sequence_logprobs(sequence_logprobs: Callable) -> None:
+    """Chapter 6, part 2: ``sequence_logprobs(logits, input_ids, attention_mask, prompt_width, temperature)``."""
+    check_part("ch06", "sequence_logprobs", {"sequence_logprobs": sequence_logprobs})
+
+
+def check_chapter6_loss(chapter6_loss: Callable) -> None:
+    """Chapter 6, part 3: ``chapter6_loss(token_logprobs, completion_mask, advantages)``."""
+    check_part("ch06", "chapter6_loss", {"chapter6_loss": chapter6_loss})
+
+
 def check_clipped_token_loss(clipped_token_loss: Callable) -> None:
     """Chapter 7, part 1: ``clipped_token_loss(logp, old_logp, advantages, mask, eps_low, eps_high)``."""
     check_part("ch07", "clipped", {"clipped_token_loss": clipped_token_loss})

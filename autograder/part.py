@@ -22,11 +22,13 @@ Judge = Callable[["Outcome"], "str | None"]
 
 @dataclass
 class Outcome:
-    """What one call gave back, as plain data: the return value, arguments updated in place, stand-ins' calls."""
+    """What one call gave back, as plain data: the return value, arguments updated in place, stand-ins' calls,
+    and the value's gradients with respect to arguments passed as leaves (``Stand("leaf", (tensor,))``)."""
 
     value: object = None
     args: dict[int, object] = field(default_factory=dict)  # argument index -> its value after the call
     calls: dict[int, list] = field(default_factory=dict)  # argument index of a recording stand-in -> its calls
+    grads: dict[int, object] = field(default_factory=dict)  # argument index of a leaf -> d value / d it (or None)
 
 
 @dataclass
@@ -72,6 +74,8 @@ def stand_text(stand: Stand) -> str:
         return f"check(right except {stand.fields[0]!r})" if stand.fields[0] else "check(always right)"
     if stand.name == "fake_model":
         return f"continue_solution(writes {stand.fields[0]!r})"
+    if stand.name == "leaf":
+        return describe(stand.fields[0], 60) + " requiring grad"
     return stand.name
 
 
@@ -156,7 +160,8 @@ def verdict(case: Case, result: dict, hidden: bool) -> str | None:
     if "missing" in result:
         return f"your notebook defines no function {result['missing']} (keep the name from the exercise)"
     outcome = Outcome(result.get("value"), {int(k): v for k, v in result.get("args", {}).items()},
-                      {int(k): v for k, v in result.get("calls", {}).items()})
+                      {int(k): v for k, v in result.get("calls", {}).items()},
+                      {int(k): v for k, v in result.get("grads", {}).items()})
     problem = case.judge(outcome)
     if problem is None:
         return None

@@ -179,6 +179,8 @@ def build(value: object) -> object:
             return FakeCheck(build(value.fields[0]))
         if value.name == "fake_model":
             return FakeModel(value.fields[0])
+        if value.name == "leaf":  # a tensor the call may differentiate through: its gradient goes back
+            return build(value.fields[0]).detach().clone().requires_grad_()
         raise ValueError(f"unknown stand-in {value.name}")
     if type(value) is list:
         return [build(v) for v in value]
@@ -206,17 +208,28 @@ def unbuild(value: object) -> object:
 
 # --- One call -------------------------------------------------------------------------------------------------
 
+def gradients(value: object, leaves: list[torch.Tensor]) -> list[torch.Tensor | None]:
+    """The gradient of ``value`` (summed) with respect to each leaf, None where none flows (or ``value`` is not a
+    tensor that carries a gradient)."""
+    if not leaves or not (isinstance(value, torch.Tensor) and value.requires_grad):
+        return [None] * len(leaves)
+    return list(torch.autograd.grad(value.sum(), leaves, allow_unused=True))
+
+
 def invoke(function, request: str) -> str:
     """Call ``function`` on the arguments of ``request`` (JSON from the grader); the outcome as JSON text."""
     args_plain, keep = loads(request)
     args = [build(a) for a in args_plain]
+    leaves = [i for i, a in enumerate(args_plain) if isinstance(a, Stand) and a.name == "leaf"]
     try:
         value = function(*args)
+        grads = dict(zip(map(str, leaves), gradients(value, [args[i] for i in leaves]), strict=True))
     except BaseException as error:  # KeyboardInterrupt too: an interrupted call answers like a failed one
         return dumps({"raised": type(error).__name__, "message": str(error)[:2000]})
     calls = {str(i): list(a.calls) for i, a in enumerate(args) if isinstance(a, (FakeCheck, FakeModel))}
     try:
-        return dumps({"value": unbuild(value), "args": {str(i): unbuild(args[i]) for i in keep}, "calls": calls})
+        return dumps({"value": unbuild(value), "args": {str(i): unbuild(args[i]) for i in keep}, "calls": calls,
+                      "grads": grads})
     except NotPlain as error:
         return dumps({"not_plain": str(error)})
 

@@ -33,6 +33,8 @@ EXPECTED = {
     "ch03_subtle": {"extract": 0, "normalize": 0, "grade": 0},
     "ch02_subtle": {"rms_norm": 0, "rope": 3, "top_p": 0, "decode": 4},
     "ch05_subtle": {"find_claims": 0, "revision_prefix": 3, "refine_round": 0},
+    "ch06_subtle": {"group_advantages": 0, "sequence_logprobs": 0, "chapter6_loss": 3},
+    "ch06_detach": {"group_advantages": 3, "sequence_logprobs": 4, "chapter6_loss": 0},
     "ch07_subtle": {"clipped": 0, "kl": 2, "gspo": 0},
 }
 # What each failing part's message must say (a fragment).
@@ -53,6 +55,9 @@ MESSAGES = {
     ("ch02_subtle", "top_p"): "hidden case",
     ("ch05_subtle", "find_claims"): "negative second operands",
     ("ch05_subtle", "refine_round"): "a negative second operand",
+    ("ch06_subtle", "group_advantages"): "your result holds NaN",
+    ("ch06_subtle", "sequence_logprobs"): "mean: largest difference",
+    ("ch06_detach", "chapter6_loss"): "a gradient reaches the advantages",
     ("ch07_subtle", "clipped"): "0.2, 0.28): expected -0.31459, got -0.346695",  # the worked example
     ("ch07_subtle", "gspo"): "hidden case 'very unlikely tokens (log-probabilities near -110)'",
 }
@@ -157,7 +162,7 @@ def test_batch_scores_into_the_gradebook(course):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("chapter", ["ch03", "ch07"])
+@pytest.mark.parametrize("chapter", ["ch03", "ch06", "ch07"])
 def test_a_correct_notebook_is_graded_in_under_a_minute(tmp_path, chapter):
     path = tmp_path / "my_notebook.ipynb"  # renamed: the assignment is recognised from the cells
     nbformat.write(solved(chapter, {}, []), path)
