@@ -33,6 +33,8 @@ EXPECTED = {
     "ch03_subtle": {"extract": 0, "normalize": 0, "grade": 0},
     "ch02_subtle": {"rms_norm": 0, "rope": 3, "top_p": 0, "decode": 4},
     "ch05_subtle": {"find_claims": 0, "revision_prefix": 3, "refine_round": 0},
+    "ch08_subtle": {"sft_loss": 0, "packing": 3, "trace_filter": 0},
+    "ch08_packing": {"sft_loss": 4, "packing": 0, "trace_filter": 3},
 }
 # What each failing part's message must say (a fragment).
 MESSAGES = {
@@ -52,6 +54,9 @@ MESSAGES = {
     ("ch02_subtle", "top_p"): "hidden case",
     ("ch05_subtle", "find_claims"): "negative second operands",
     ("ch05_subtle", "refine_round"): "a negative second operand",
+    ("ch08_subtle", "sft_loss"): "expected a loss of",
+    ("ch08_subtle", "trace_filter"): "hidden case 'exactly at the token limit'",
+    ("ch08_packing", "packing"): "positions: expected [0, 1, 2, 0, 1, 0], got [0, 1, 2, 3, 4, 5]",
 }
 
 
@@ -154,13 +159,14 @@ def test_batch_scores_into_the_gradebook(course):
 
 
 @pytest.mark.slow
-def test_a_correct_notebook_is_graded_in_under_a_minute(tmp_path):
+@pytest.mark.parametrize("chapter", ["ch03", "ch08"])
+def test_a_correct_notebook_is_graded_in_under_a_minute(tmp_path, chapter):
     path = tmp_path / "my_notebook.ipynb"  # renamed: the assignment is recognised from the cells
-    nbformat.write(solved("ch03", {}, []), path)
+    nbformat.write(solved(chapter, {}, []), path)
     done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(path)], capture_output=True, text=True,
                           cwd=ROOT, timeout=300)
     report = json.loads(done.stdout)
-    assert (report["assignment"], report["points"], report["max_points"]) == ("ch03", 10, 10), report
+    assert (report["assignment"], report["points"], report["max_points"]) == (chapter, 10, 10), report
     assert report["hidden_tests"] is True
     assert report["seconds"] < 60  # from reading the notebook to the report (Python's own start not counted)
 
