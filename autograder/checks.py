@@ -137,3 +137,19 @@ def check_gspo(sequence_ratio: Callable, gspo_loss: Callable) -> None:
     """Chapter 7, part 3: ``sequence_ratio(logp, old_logp, mask)`` and ``gspo_loss(logp, old_logp, advantages,
     mask, eps_low, eps_high)``."""
     check_part("ch07", "gspo", {"sequence_ratio": sequence_ratio, "gspo_loss": gspo_loss})
+
+
+def check_masked_sft_loss(masked_sft_loss: Callable) -> None:
+    """Chapter 8, part 1: ``masked_sft_loss(logits, input_ids, prompt_lengths, lengths)``."""
+    check_part("ch08", "sft_loss", {"masked_sft_loss": masked_sft_loss})
+
+
+def check_packing(packed_document_ids: Callable, positions_and_mask: Callable) -> None:
+    """Chapter 8, part 2: ``packed_document_ids(lengths, width)`` and ``positions_and_mask(document_ids)``."""
+    check_part("ch08", "packing",
+               {"packed_document_ids": packed_document_ids, "positions_and_mask": positions_and_mask})
+
+
+def check_keep_trace(keep_trace: Callable) -> None:
+    """Chapter 8, part 3: ``keep_trace(record, correct_only, max_tokens)``."""
+    check_part("ch08", "trace_filter", {"keep_trace": keep_trace})

@@ -36,6 +36,8 @@ EXPECTED = {
     "ch06_subtle": {"group_advantages": 0, "sequence_logprobs": 0, "chapter6_loss": 3},
     "ch06_detach": {"group_advantages": 3, "sequence_logprobs": 4, "chapter6_loss": 0},
     "ch07_subtle": {"clipped": 0, "kl": 2, "gspo": 0},
+    "ch08_subtle": {"sft_loss": 0, "packing": 3, "trace_filter": 0},
+    "ch08_packing": {"sft_loss": 4, "packing": 0, "trace_filter": 3},
 }
 # What each failing part's message must say (a fragment).
 MESSAGES = {
@@ -60,6 +62,9 @@ MESSAGES = {
     ("ch06_detach", "chapter6_loss"): "a gradient reaches the advantages",
     ("ch07_subtle", "clipped"): "0.2, 0.28): expected -0.31459, got -0.346695",  # the worked example
     ("ch07_subtle", "gspo"): "hidden case 'very unlikely tokens (log-probabilities near -110)'",
+    ("ch08_subtle", "sft_loss"): "expected a loss of",
+    ("ch08_subtle", "trace_filter"): "hidden case 'exactly at the token limit'",
+    ("ch08_packing", "packing"): "positions: expected [0, 1, 2, 0, 1, 0], got [0, 1, 2, 3, 4, 5]",
 }
 
 
@@ -162,7 +167,7 @@ def test_batch_scores_into_the_gradebook(course):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("chapter", ["ch03", "ch06", "ch07"])
+@pytest.mark.parametrize("chapter", ["ch03", "ch06", "ch07", "ch08"])
 def test_a_correct_notebook_is_graded_in_under_a_minute(tmp_path, chapter):
     path = tmp_path / "my_notebook.ipynb"  # renamed: the assignment is recognised from the cells
     nbformat.write(solved(chapter, {}, []), path)
