@@ -153,3 +153,33 @@ def check_packing(packed_document_ids: Callable, positions_and_mask: Callable) -
 def check_keep_trace(keep_trace: Callable) -> None:
     """Chapter 8, part 3: ``keep_trace(record, correct_only, max_tokens)``."""
     check_part("ch08", "trace_filter", {"keep_trace": keep_trace})
+
+
+def check_feed_forward(feed_forward: Callable) -> None:
+    """Appendix C, part 1: ``feed_forward(x, weights)``."""
+    check_part("appendix_c", "feed_forward", {"feed_forward": feed_forward})
+
+
+def check_self_attention(self_attention: Callable) -> None:
+    """Appendix C, part 2: ``self_attention(x, weights, cos, sin, config)``."""
+    check_part("appendix_c", "self_attention", {"self_attention": self_attention})
+
+
+def check_block_forward(block_forward: Callable) -> None:
+    """Appendix C, part 3: ``block_forward(x, weights, cos, sin, config)``."""
+    check_part("appendix_c", "block", {"block_forward": block_forward})
+
+
+def check_weight_bytes(weight_bytes: Callable) -> None:
+    """Appendix D, part 1: ``weight_bytes(config, dtype)``."""
+    check_part("appendix_d", "weight_bytes", {"weight_bytes": weight_bytes})
+
+
+def check_kv_cache_bytes(kv_cache_bytes_per_token: Callable) -> None:
+    """Appendix D, part 2: ``kv_cache_bytes_per_token(config, dtype)``."""
+    check_part("appendix_d", "kv_cache", {"kv_cache_bytes_per_token": kv_cache_bytes_per_token})
+
+
+def check_training_bytes(training_bytes: Callable) -> None:
+    """Appendix D, part 3: ``training_bytes(config, dtype)``."""
+    check_part("appendix_d", "training", {"training_bytes": training_bytes})

@@ -12,7 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = ["ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08"]
+ASSIGNMENTS = ["ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08", "appendix_c", "appendix_d"]
 
 
 def nbgrader(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -38,6 +38,8 @@ EXPECTED = {
     "ch07_subtle": {"clipped": 0, "kl": 2, "gspo": 0},
     "ch08_subtle": {"sft_loss": 0, "packing": 3, "trace_filter": 0},
     "ch08_packing": {"sft_loss": 4, "packing": 0, "trace_filter": 3},
+    "appendix_c_subtle": {"feed_forward": 2, "self_attention": 5, "block": 0},
+    "appendix_d_subtle": {"weight_bytes": 4, "kv_cache": 0, "training": 0},
 }
 # What each failing part's message must say (a fragment).
 MESSAGES = {
@@ -65,7 +67,15 @@ MESSAGES = {
     ("ch08_subtle", "sft_loss"): "expected a loss of",
     ("ch08_subtle", "trace_filter"): "hidden case 'exactly at the token limit'",
     ("ch08_packing", "packing"): "positions: expected [0, 1, 2, 0, 1, 0], got [0, 1, 2, 3, 4, 5]",
+    ("appendix_c_subtle", "block"): "largest difference from the expected values",
+    ("appendix_d_subtle", "kv_cache"): "expected 114688, got 229376",
+    ("appendix_d_subtle", "training"): "'AdamW moments': 2384199680}",
 }
+
+
+def assignment_of(name: str) -> str:
+    """The assignment of a hostile file: its name without the last ``_word`` (``appendix_c_subtle``: appendix_c)."""
+    return name.rsplit("_", 1)[0]
 
 
 def sections(path: Path) -> list[tuple[str, str]]:
@@ -105,7 +115,7 @@ def hostile_notebook(name: str, targets: list[str]) -> nbformat.NotebookNode:
             added.append(code)
         else:
             bodies[section] = code
-    return solved(name.split("_")[0], bodies, added)
+    return solved(assignment_of(name), bodies, added)
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +123,7 @@ def course(tmp_path_factory) -> Path:
     """nbgrader's layout: submitted/<student>/<assignment>/<assignment>_exercises.ipynb, one student per file."""
     root = tmp_path_factory.mktemp("course")
     for name in EXPECTED:
-        chapter = name.split("_")[0]
+        chapter = assignment_of(name)
         folder = root / "submitted" / name / chapter
         folder.mkdir(parents=True)
         targets = [str(root / "gradebook.db"), str(root / "tampered.txt")]
@@ -136,7 +146,7 @@ def assert_scores(name: str, parts: dict[str, dict]) -> None:
 @pytest.mark.skipif(not namespaces_available(), reason="the learner's kernel needs Linux user namespaces here")
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_single_notebook_scores(course, name):
-    chapter = name.split("_")[0]
+    chapter = assignment_of(name)
     notebook = course / "submitted" / name / chapter / f"{chapter}_exercises.ipynb"
     report = grade_notebook(notebook, limits=Limits(**LIMITS), timeout=300)
     assert_scores(name, {p["part"]: p for p in report["parts"]})
@@ -161,7 +171,7 @@ def test_batch_scores_into_the_gradebook(course):
                              for r in rows if r["student"] == name})
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for name, parts in EXPECTED.items():
-            submission = gradebook.find_submission(name.split("_")[0], name)
+            submission = gradebook.find_submission(assignment_of(name), name)
             assert submission.score == sum(parts.values())
     assert not (course / "tampered.txt").exists()
 
