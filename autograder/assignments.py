@@ -10,10 +10,11 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from autograder.chapters import ch02, ch03, ch04, ch05
+from autograder.chapters import appendix_e, appendix_f, ch02, ch03, ch04, ch05
 from autograder.part import Case, Part
 
 ASSIGNMENTS: dict[str, list[Part]] = {"ch02": ch02.PARTS, "ch03": ch03.PARTS, "ch04": ch04.PARTS, "ch05": ch05.PARTS}
+ASSIGNMENTS |= {"appendix_e": appendix_e.PARTS, "appendix_f": appendix_f.PARTS}
 REPOSITORY_SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 # Locked cells of the instructor's notebooks that grading skips: a demo that loads a model and grades nothing.
 NOT_GRADED = {"try_it", "colab_install"}
