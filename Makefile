@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 MATHJAX := book/_static/mathjax/tex-mml-chtml.js
 NBGRADER := PATH="$(BIN):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/autograder" $(BIN)/nbgrader
 ASSIGNMENTS := ch02 ch03 ch04 ch05
+ASSIGNMENTS += appendix_e appendix_f
 PORT ?= 8000
 
 .PHONY: install site site-build mathjax test assignments lint bench clean

@@ -13,6 +13,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ["ch02", "ch03", "ch04", "ch05"]
+ASSIGNMENTS += ["appendix_e", "appendix_f"]
 
 
 def nbgrader(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
