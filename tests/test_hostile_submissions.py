@@ -33,6 +33,8 @@ EXPECTED = {
     "ch03_subtle": {"extract": 0, "normalize": 0, "grade": 0},
     "ch02_subtle": {"rms_norm": 0, "rope": 3, "top_p": 0, "decode": 4},
     "ch05_subtle": {"find_claims": 0, "revision_prefix": 3, "refine_round": 0},
+    "appendix_e_subtle": {"left_pad": 3, "positions": 0, "attention_mask": 0},
+    "appendix_f_subtle": {"bradley_terry": 0, "scores": 3, "parse_choice": 0},
 }
 # What each failing part's message must say (a fragment).
 MESSAGES = {
@@ -52,7 +54,16 @@ MESSAGES = {
     ("ch02_subtle", "top_p"): "hidden case",
     ("ch05_subtle", "find_claims"): "negative second operands",
     ("ch05_subtle", "refine_round"): "a negative second operand",
+    ("appendix_e_subtle", "positions"): "positions[1]: expected [0, 0, 1], got [0, 1, 2]",
+    ("appendix_e_subtle", "attention_mask"): "mask[0, 0, 0]: expected [1, 0, 0], got [1, 1, 1]",
+    ("appendix_f_subtle", "bradley_terry"): "player 'a': expected 1044.3697, got 1060.2060",
+    ("appendix_f_subtle", "parse_choice"): "hidden case 'the last stated letter'",
 }
+
+
+def assignment_of(name: str) -> str:
+    """The assignment of hostile file ``name``: what comes before its last '_' (``appendix_e_subtle``)."""
+    return name.rsplit("_", 1)[0]
 
 
 def sections(path: Path) -> list[tuple[str, str]]:
@@ -92,7 +103,7 @@ def hostile_notebook(name: str, targets: list[str]) -> nbformat.NotebookNode:
             added.append(code)
         else:
             bodies[section] = code
-    return solved(name.split("_")[0], bodies, added)
+    return solved(assignment_of(name), bodies, added)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +111,7 @@ def course(tmp_path_factory) -> Path:
     """nbgrader's layout: submitted/<student>/<assignment>/<assignment>_exercises.ipynb, one student per file."""
     root = tmp_path_factory.mktemp("course")
     for name in EXPECTED:
-        chapter = name.split("_")[0]
+        chapter = assignment_of(name)
         folder = root / "submitted" / name / chapter
         folder.mkdir(parents=True)
         targets = [str(root / "gradebook.db"), str(root / "tampered.txt")]
@@ -123,7 +134,7 @@ def assert_scores(name: str, parts: dict[str, dict]) -> None:
 @pytest.mark.skipif(not namespaces_available(), reason="the learner's kernel needs Linux user namespaces here")
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_single_notebook_scores(course, name):
-    chapter = name.split("_")[0]
+    chapter = assignment_of(name)
     notebook = course / "submitted" / name / chapter / f"{chapter}_exercises.ipynb"
     report = grade_notebook(notebook, limits=Limits(**LIMITS), timeout=300)
     assert_scores(name, {p["part"]: p for p in report["parts"]})
@@ -148,7 +159,7 @@ def test_batch_scores_into_the_gradebook(course):
                              for r in rows if r["student"] == name})
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for name, parts in EXPECTED.items():
-            submission = gradebook.find_submission(name.split("_")[0], name)
+            submission = gradebook.find_submission(assignment_of(name), name)
             assert submission.score == sum(parts.values())
     assert not (course / "tampered.txt").exists()
 
