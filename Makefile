@@ -7,7 +7,7 @@ BIN := $(abspath $(VENV)/bin)
 STAMP := $(VENV)/.installed
 MATHJAX := book/_static/mathjax/tex-mml-chtml.js
 NBGRADER := PATH="$(BIN):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/autograder" $(BIN)/nbgrader
-ASSIGNMENTS := ch02 ch03 ch04 ch05 ch06 ch07 ch08 appendix_c appendix_d
+ASSIGNMENTS := ch02 ch03 ch04 ch05 ch06 ch07 ch08 appendix_c appendix_d appendix_e appendix_f
 PORT ?= 8000
 
 .PHONY: install site site-build mathjax test assignments lint bench clean

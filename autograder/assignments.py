@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from autograder.chapters import appendix_c, appendix_d, ch02, ch03, ch04, ch05, ch06, ch07, ch08
+from autograder.chapters import appendix_c, appendix_d, appendix_e, appendix_f, ch02, ch03, ch04, ch05, ch06, ch07, ch08
 from autograder.part import Case, Part
 
 ASSIGNMENTS: dict[str, list[Part]] = {
@@ -23,6 +23,8 @@ ASSIGNMENTS: dict[str, list[Part]] = {
     "ch08": ch08.PARTS,
     "appendix_c": appendix_c.PARTS,
     "appendix_d": appendix_d.PARTS,
+    "appendix_e": appendix_e.PARTS,
+    "appendix_f": appendix_f.PARTS,
 }
 REPOSITORY_SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 # Locked cells of the instructor's notebooks that grading skips: a demo that loads a model and grades nothing.

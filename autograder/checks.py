@@ -183,3 +183,33 @@ def check_kv_cache_bytes(kv_cache_bytes_per_token: Callable) -> None:
 def check_training_bytes(training_bytes: Callable) -> None:
     """Appendix D, part 3: ``training_bytes(config, dtype)``."""
     check_part("appendix_d", "training", {"training_bytes": training_bytes})
+
+
+def check_left_pad(left_pad: Callable) -> None:
+    """Appendix E, part 1: ``left_pad(prompts, pad_id)``."""
+    check_part("appendix_e", "left_pad", {"left_pad": left_pad})
+
+
+def check_token_positions(token_positions: Callable) -> None:
+    """Appendix E, part 2: ``token_positions(mask)``."""
+    check_part("appendix_e", "positions", {"token_positions": token_positions})
+
+
+def check_causal_padding_mask(causal_padding_mask: Callable) -> None:
+    """Appendix E, part 3: ``causal_padding_mask(valid, start)``."""
+    check_part("appendix_e", "attention_mask", {"causal_padding_mask": causal_padding_mask})
+
+
+def check_bradley_terry(bradley_terry: Callable) -> None:
+    """Appendix F, part 1: ``bradley_terry(matches, prior)``."""
+    check_part("appendix_f", "bradley_terry", {"bradley_terry": bradley_terry})
+
+
+def check_choice_scores(choice_scores: Callable, predicted_choice: Callable) -> None:
+    """Appendix F, part 2: ``choice_scores(token_logprobs, scorer)`` and ``predicted_choice(scores)``."""
+    check_part("appendix_f", "scores", {"choice_scores": choice_scores, "predicted_choice": predicted_choice})
+
+
+def check_parse_choice(parse_choice: Callable) -> None:
+    """Appendix F, part 3: ``parse_choice(text, choices)``."""
+    check_part("appendix_f", "parse_choice", {"parse_choice": parse_choice})

@@ -12,7 +12,8 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = ["ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08", "appendix_c", "appendix_d"]
+ASSIGNMENTS = ["ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08", "appendix_c", "appendix_d", "appendix_e",
+               "appendix_f"]
 
 
 def nbgrader(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:

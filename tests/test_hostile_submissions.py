@@ -40,6 +40,8 @@ EXPECTED = {
     "ch08_packing": {"sft_loss": 4, "packing": 0, "trace_filter": 3},
     "appendix_c_subtle": {"feed_forward": 2, "self_attention": 5, "block": 0},
     "appendix_d_subtle": {"weight_bytes": 4, "kv_cache": 0, "training": 0},
+    "appendix_e_subtle": {"left_pad": 3, "positions": 0, "attention_mask": 0},
+    "appendix_f_subtle": {"bradley_terry": 0, "scores": 3, "parse_choice": 0},
 }
 # What each failing part's message must say (a fragment).
 MESSAGES = {
@@ -70,6 +72,10 @@ MESSAGES = {
     ("appendix_c_subtle", "block"): "largest difference from the expected values",
     ("appendix_d_subtle", "kv_cache"): "expected 114688, got 229376",
     ("appendix_d_subtle", "training"): "'AdamW moments': 2384199680}",
+    ("appendix_e_subtle", "positions"): "positions[1]: expected [0, 0, 1], got [0, 1, 2]",
+    ("appendix_e_subtle", "attention_mask"): "mask[0, 0, 0]: expected [1, 0, 0], got [1, 1, 1]",
+    ("appendix_f_subtle", "bradley_terry"): "player 'a': expected 1044.3697, got 1060.2060",
+    ("appendix_f_subtle", "parse_choice"): "hidden case 'the last stated letter'",
 }
 
 
