@@ -40,7 +40,8 @@ def sample_solutions(model: Qwen3, tokenizer: Tokenizer, problems: list[str], n:
 def majority_vote(answers: list[str | None], equal: Callable[[str, str], bool] = grade_answer) -> str | None:
     """The most common answer, counting answers that ``equal`` deems equivalent as one.
 
-    Missing answers (None) do not vote. Ties go to the candidate whose first vote came earliest, so the
+    Missing answers (None) do not vote. The same spelling is always the same answer, also where ``equal`` cannot
+    read it (a truncated ``$\\boxed{15``). Ties go to the candidate whose first vote came earliest, so the
     result is deterministic and, with samples in generation order, favours the first sample. Returns the first
     spelling of the winning answer, or None when no sample gave an answer.
     """
@@ -49,7 +50,7 @@ def majority_vote(answers: list[str | None], equal: Callable[[str, str], bool] =
         if answer is None:
             continue
         for group in candidates:
-            if equal(answer, group[0]):
+            if answer == group[0] or equal(answer, group[0]):
                 group.append(answer)
                 break
         else:

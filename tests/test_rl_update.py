@@ -135,3 +135,13 @@ def assert_close_dicts(a: dict, b: dict) -> None:
     assert set(a) == set(b)
     for key in a:
         torch.testing.assert_close(a[key], b[key], msg=str(key))
+
+
+def test_rollouts_move_every_tensor_to_a_device_and_keep_the_rest():
+    rollouts = fixed_rollouts()
+    moved = rollouts.to("meta")  # a device of shapes only: every tensor must go there
+    tensors = ["prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "sampler_logprobs", "truncated"]
+    assert all(getattr(moved, name).device.type == "meta" for name in tensors)
+    assert all(getattr(moved, name).shape == getattr(rollouts, name).shape for name in tensors)
+    assert (moved.texts, moved.group_size) == (rollouts.texts, rollouts.group_size)
+    assert rollouts.prompt_ids.device.type == "cpu"  # the original stays where it was

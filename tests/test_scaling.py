@@ -15,6 +15,11 @@ def test_majority_vote_merges_equivalent_answers():
     assert majority_vote([None, None]) is None and majority_vote([None, "7"]) == "7"
 
 
+def test_majority_vote_counts_one_spelling_as_one_answer_even_where_the_verifier_cannot_read_it():
+    cut = "$\\boxed{156"  # a solution cut off by the token limit: grade_answer(cut, cut) is False
+    assert majority_vote(["2", cut, "3", cut]) == cut
+
+
 def test_majority_vote_breaks_ties_by_the_earliest_first_vote():
     assert majority_vote(["4", "5", "5", "4"]) == "4"
     assert majority_vote(["5", "4", "4", "5"]) == "5"

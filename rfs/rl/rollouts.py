@@ -8,7 +8,7 @@ that in ``prompt + completion`` every completion starts in the same column.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import torch
 
@@ -37,6 +37,11 @@ class Rollouts:
     def num_groups(self) -> int:
         """Number of prompts (groups)."""
         return self.prompt_ids.shape[0] // self.group_size
+
+    def to(self, device: torch.device | str) -> Rollouts:
+        """The same rollouts with every tensor on ``device``, e.g. the model's for a forward pass over them."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return replace(self, **{name: v.to(device) for name, v in values.items() if isinstance(v, torch.Tensor)})
 
 
 def pad_right(rows: list[list], value: float, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
