@@ -432,3 +432,16 @@ def grade_many(pairs: list[tuple[str, ...]], workers: int = 2) -> list[bool]:
     for judge in judges[1:]:
         judge.stop()
     return [results[i] for i in range(len(pairs))]
+
+
+
+
+def start_judge() -> None:
+    """Start the judge's helper process now, unless it runs, rather than at the first question that needs sympy.
+
+    The autograder does this in a learner's kernel before the learner's code runs, since no process may start
+    after that (chapter 3's grader). A question asked before the helper is ready waits for it, as usual.
+    """
+    with _judge.lock:
+        if _judge.process is None or _judge.process.poll() is not None:
+            _judge.start()
