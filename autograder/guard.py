@@ -56,10 +56,14 @@ def lock_kernel(protect: list[str]) -> None:
     ``protect`` lists the instructor's files and folders. Runs in the learner's kernel, in its working folder,
     after the traps, which import the modules of every reference: their files are among those the hook guards.
     """
-    from rfs.verify import grade_answer, start_judge
+    from rfs.verify import start_judge
 
-    start_judge()
-    grade_answer("\\sqrt{4}", "2", timeout=60)  # waits until the judge has loaded sympy: no question waits for it
+    start_judge(wait=60)  # where it cannot start (no sympy), answers that need it come out False, as anywhere
+    device = os.environ.get("RFS_DEVICE", "cpu")
+    if device != "cpu":  # start CUDA now: torch loads some of its libraries through ctypes, which the hook refuses
+        import torch
+
+        torch.zeros(1, device=device)
     forget(NATIVE_MODULES)
     linecache.clearcache()  # source lines read before now (a warning's) would answer inspect.getsource
     code = frozenset(identity(path) for path in rfs_code_files()) - {None}
