@@ -4,7 +4,9 @@ kernel, the checks run here.
 1. The cells to run are the learner's: solution cells, and any cell the learner added (helpers, imports). The
    instructor's locked setup cells are restored from the instructor's notebook when it is there; test cells are
    never run in the learner's kernel. A test cell deleted or edited scores zero for its part.
-2. The kernel starts with the chapter's rfs references turned into traps, then runs those cells.
+2. The kernel starts with the chapter's rfs references turned into traps and an audit hook
+   (``autograder.guard``) that keeps the learner's code from rebuilding them from disk, from starting
+   processes and from reading the instructor's files; then it runs those cells.
 3. For each part, each case is one call of a learner function through the plain-data channel
    (``autograder.shim``), judged in this process. A part's failure, time limit, output flood or a kernel that
    dies costs that part only: the kernel is restarted and the learner's cells run again for the next part.
@@ -143,11 +145,15 @@ def test_code(source: str) -> list[str]:
     return [line for line in (re.sub(r"#.*", "", line).strip() for line in source.splitlines()) if line]
 
 
-def preamble(assignment: str) -> str:
-    """The first code the learner's kernel runs: output to the counted file descriptors, then the traps."""
+def preamble(assignment: str, protect: list[str]) -> str:
+    """The first code the learner's kernel runs: output to the counted file descriptors, the traps, then the
+    audit hook (``autograder.guard``) that keeps the learner's code from going around them or reading
+    ``protect``. It ends in a statement: IPython keeps a cell's last value in ``_``, within the learner's reach."""
     references = sorted({ref for part in ASSIGNMENTS[assignment] for ref in part.references})
     return ("import sys as _sys\n_sys.stdout, _sys.stderr = _sys.__stdout__, _sys.__stderr__\n"
-            f"import autograder.shim as _autograder_shim\n_autograder_shim.install_traps({references!r})\n")
+            "import rfs.verify as _rfs_verify\n_rfs_verify.start_judge()  # loads sympy while this loads torch\n"
+            f"import autograder.shim as _autograder_shim\n_autograder_shim.install_traps({references!r})\n"
+            f"import autograder.guard as _autograder_guard\n_autograder_guard.lock_kernel({protect!r})\n")
 
 
 class Session:
@@ -168,7 +174,7 @@ class Session:
 
     def run_cells(self) -> bool:
         """Run the preamble and the cells; False when a cell stopped the kernel (it is skipped from then on)."""
-        reply = self.kernel.execute(preamble(self.plan.assignment), 120)
+        reply = self.kernel.execute(preamble(self.plan.assignment, self.limits.hide), 120)
         if reply.status != "ok":
             raise RuntimeError(f"the grader's preamble failed: {reply.status} {reply.ename}: {reply.evalue}")
         for index, cell in enumerate(self.plan.cells):

@@ -119,7 +119,8 @@ class Kernel:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.work), "LANG": "C.UTF-8",
                "IPYTHONDIR": str(self.work / ".ipython"), "JUPYTER_CONFIG_DIR": str(self.work / ".jupyter"),
                "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(self.work / ".matplotlib"), "OMP_NUM_THREADS": "1",
-               "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+               "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+               "TMPDIR": str(self.work)}  # tempfile's folders in the one folder the kernel may write to
         if "PYTHONPATH" in os.environ:
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         if self.device:
@@ -144,7 +145,8 @@ class Kernel:
 
     def execute(self, code: str, seconds: float) -> Reply:
         """Run ``code``; after ``seconds`` interrupt it, and kill the kernel if it does not stop (``timeout``)."""
-        msg_id = self.client.execute(code, silent=False, store_history=False, allow_stdin=False)
+        # stop_on_error=False: otherwise the kernel skips ("aborts") a request that arrives just after an error
+        msg_id = self.client.execute(code, silent=False, store_history=False, allow_stdin=False, stop_on_error=False)
         content = self._reply_to(msg_id, time.monotonic() + seconds)
         if content is None and self.alive():
             self.client.control_channel.send(self.client.session.msg("interrupt_request", {}))

@@ -64,6 +64,7 @@ def main() -> None:
     if settings["namespaced"]:
         hide(settings["hide"])
         read_only_except(settings["work"])
+        os.chdir(settings["work"])  # the working folder through its writable mount, not the one below it
         lock_mounts()
     set_limits(settings["limits"])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are for the kernel, not for this parent

@@ -432,3 +432,16 @@ def grade_many(pairs: list[tuple[str, ...]], workers: int = 2) -> list[bool]:
     for judge in judges[1:]:
         judge.stop()
     return [results[i] for i in range(len(pairs))]
+
+
+def start_judge(wait: float = 0.0) -> bool:
+    """Start the judge's helper process (chapter 3, section 3.5) now, unless it runs, rather than at the first
+    question that needs sympy; with ``wait``, also wait up to that many seconds until it answers. Whether it runs.
+
+    The autograder does this in a learner's kernel before the learner's code runs, since no process may start
+    after that, and waits there, so that no question spends its deadline on sympy's import.
+    """
+    with _judge.lock:
+        if _judge.process is None or _judge.process.poll() is not None:
+            _judge.start()
+    return _judge.ask("1", "1", wait) if wait else _judge.process.poll() is None

@@ -5,7 +5,9 @@ Slow: each notebook starts a fenced kernel (a few seconds) and some parts kill i
 """
 
 import csv
+import importlib.util
 import json
+import py_compile
 import re
 import subprocess
 import sys
@@ -33,6 +35,8 @@ EXPECTED = {
     "ch03_subtle": {"extract": 0, "normalize": 0, "grade": 0},
     "ch02_subtle": {"rms_norm": 0, "rope": 3, "top_p": 0, "decode": 4},
     "ch05_subtle": {"find_claims": 0, "revision_prefix": 3, "refine_round": 0},
+    "ch02_rebuild": {"rms_norm": 0, "rope": 0, "top_p": 0, "decode": 0},
+    "ch02_outside": {"rms_norm": 0, "rope": 0, "top_p": 0, "decode": 0},
     "ch06_subtle": {"group_advantages": 0, "sequence_logprobs": 0, "chapter6_loss": 3},
     "ch06_detach": {"group_advantages": 3, "sequence_logprobs": 4, "chapter6_loss": 0},
     "ch07_subtle": {"clipped": 0, "kl": 2, "gspo": 0},
@@ -43,6 +47,7 @@ EXPECTED = {
     "appendix_e_subtle": {"left_pad": 3, "positions": 0, "attention_mask": 0},
     "appendix_f_subtle": {"bradley_terry": 0, "scores": 3, "parse_choice": 0},
 }
+REFUSED = "is not allowed during grading"
 # What each failing part's message must say (a fragment).
 MESSAGES = {
     ("ch03_forge", "extract"): "expected '42', got None",
@@ -61,6 +66,14 @@ MESSAGES = {
     ("ch02_subtle", "top_p"): "hidden case",
     ("ch05_subtle", "find_claims"): "negative second operands",
     ("ch05_subtle", "refine_round"): "a negative second operand",
+    ("ch02_rebuild", "rms_norm"): f"qwen3.py' {REFUSED}: rfs's source and compiled files",  # importlib.reload
+    ("ch02_rebuild", "rope"): f"qwen3.py' {REFUSED}: rfs's source and compiled files",  # exec(open(__file__))
+    ("ch02_rebuild", "top_p"): "OSError: could not get source code",  # inspect.getsource
+    ("ch02_rebuild", "decode"): f"qwen3.cpython-311.pyc' {REFUSED}",  # the .pyc and marshal
+    ("ch02_outside", "rms_norm"): f"starting a process (subprocess.Popen) {REFUSED}",
+    ("ch02_outside", "rope"): f"starting a process (os.system) {REFUSED}",
+    ("ch02_outside", "top_p"): f"generate.py' {REFUSED}",  # runpy.run_path
+    ("ch02_outside", "decode"): "your solution cell raised",  # hidden by the namespaces, refused without them
     ("ch06_subtle", "group_advantages"): "your result holds NaN",
     ("ch06_subtle", "sequence_logprobs"): "mean: largest difference",
     ("ch06_detach", "chapter6_loss"): "a gradient reaches the advantages",
@@ -122,6 +135,19 @@ def hostile_notebook(name: str, targets: list[str]) -> nbformat.NotebookNode:
         else:
             bodies[section] = code
     return solved(assignment_of(name), bodies, added)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiled_qwen3():
+    """The .pyc of rfs/qwen3.py that an installed rfs has beside it, for the submission that reads it."""
+    source = ROOT / "rfs" / "qwen3.py"
+    compiled = Path(importlib.util.cache_from_source(str(source)))
+    made = not compiled.exists()
+    if made:
+        py_compile.compile(str(source), cfile=str(compiled), doraise=True)
+    yield
+    if made:
+        compiled.unlink()
 
 
 @pytest.fixture(scope="module")
@@ -196,10 +222,18 @@ def test_a_correct_notebook_is_graded_in_under_a_minute(tmp_path, chapter):
 
 
 @pytest.mark.slow
-def test_without_namespaces_parts_are_still_graded_on_their_own(tmp_path, monkeypatch):
-    """Where unshare is missing (macOS, some containers) the kernel runs unfenced but limits and restarts hold."""
+@pytest.mark.parametrize("name", ["ch04_processes", "ch02_outside"])
+def test_without_namespaces_parts_are_still_graded_on_their_own(tmp_path, monkeypatch, name):
+    """Where unshare is missing (macOS, some containers) the kernel runs unfenced but limits and restarts hold,
+    and the audit hook refuses what the namespaces would have hidden: the instructor's notebook."""
     monkeypatch.setattr("autograder.kernel.namespaces_available", lambda: False)
-    path = tmp_path / "ch04_exercises.ipynb"
-    nbformat.write(hostile_notebook("ch04_processes", [str(tmp_path / "tampered.txt")]), path)
+    chapter = name.split("_")[0]
+    path = tmp_path / chapter / f"{chapter}_exercises.ipynb"
+    path.parent.mkdir()
+    nbformat.write(hostile_notebook(name, [str(tmp_path / "tampered.txt")]), path)
     report = grade_notebook(path, limits=Limits(**LIMITS), timeout=300)
-    assert_scores("ch04_processes", {p["part"]: p for p in report["parts"]})
+    parts = {p["part"]: p for p in report["parts"]}
+    assert_scores(name, parts)
+    if name == "ch02_outside":
+        assert f"ch02_exercises.ipynb' {REFUSED}: it is in one of the instructor's" in parts["decode"]["message"]
+    assert not (tmp_path / "tampered.txt").exists()

@@ -1,6 +1,7 @@
 # ruff: noqa  (a learner's notebook cells, split by "# %%"; names come from the notebook's setup cells)
 # %% added
-# A process left behind: it outlives the kernel unless the grader ends it, then overwrites what it can.
+# A process left behind, to overwrite what it can after the kernel is gone: the audit hook refuses to start it
+# (and under namespaces it would end with the kernel).
 import subprocess
 import sys
 
