@@ -147,7 +147,7 @@ def compiled_qwen3():
         py_compile.compile(str(source), cfile=str(compiled), doraise=True)
     yield
     if made:
-        compiled.unlink()
+        compiled.unlink(missing_ok=True)  # another test process may have removed it first
 
 
 @pytest.fixture(scope="module")
