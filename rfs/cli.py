@@ -78,6 +78,8 @@ GRPO_HELP = {
     "eval_every": "greedy test evaluation every N steps (0: never)", "eval_problems": "test problems evaluated",
     "eval_max_new_tokens": "longest greedy test answer", "checkpoint_every": "checkpoint every N steps",
     "seed": "random seed of the run", "threads": "CPU threads",
+    "device": "cuda, cuda:1, mps or cpu (default: this process's GPU if there is one, under torchrun one GPU per "
+              "process, else the CPU); weights stay float32, as AdamW needs",
     "fsdp": "under torchrun, shard weights, gradients and optimizer states over the processes (FSDP2) instead of "
             "copying the model to each (DDP)",
 }
@@ -532,7 +534,8 @@ def cmd_train_sft(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, micro_batch=args.micro_batch, epochs=args.epochs, steps=args.steps, lr=args.lr,
         warmup=args.warmup, weight_decay=args.weight_decay, eval_every=args.eval_every,
         eval_problems=args.eval_problems, eval_max_new_tokens=args.max_new_tokens,
-        checkpoint_every=args.checkpoint_every, seed=args.seed, threads=args.threads, fsdp=args.fsdp)
+        checkpoint_every=args.checkpoint_every, seed=args.seed, threads=args.threads, device=args.device,
+        fsdp=args.fsdp)
     out = train_sft(settings, args.out, fresh=args.fresh)
     print(f"model saved to {out} (metrics in {out / 'metrics.csv'}, {out / 'metrics.png'}); evaluate it with "
           f"`rfs eval --model {out} --thinking {'on' if args.thinking else 'off'}`")
@@ -872,6 +875,8 @@ def add_grpo_parser(train) -> None:
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif field.name == "levels":
             p.add_argument(flag, type=positive_int, nargs="+", default=None, help=text)
+        elif field.name == "device":
+            p.add_argument(flag, default=None, help=text)
         elif kind == "str":
             p.add_argument(flag, choices=GRPO_CHOICES[field.name], default=None, help=text)
         else:
@@ -918,6 +923,7 @@ def add_train_parser(sub) -> None:
     t.add_argument("--seed", type=int, default=0, help="default 0")
     t.add_argument("--fresh", action="store_true", help="ignore a checkpoint in --out and start over")
     t.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's choice)")
+    t.add_argument("--device", default=None, help=GRPO_HELP["device"])
     t.add_argument("--fsdp", action="store_true", help=GRPO_HELP["fsdp"])
     t.set_defaults(func=cmd_train_sft)
 

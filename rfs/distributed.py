@@ -31,28 +31,47 @@ import torch.distributed as dist
 from torch.distributed.fsdp import FSDPModule, fully_shard
 
 
-def setup_distributed() -> tuple[int, int]:
-    """Rank and world size under torchrun (gloo on a CPU, NCCL on GPUs), or (0, 1) for a plain run."""
+def training_device(requested: str | None = None) -> torch.device:
+    """Where this process trains: ``requested`` (``--device``), else its own GPU (torchrun's ``LOCAL_RANK``
+    gives each process of a machine a different one), else the CPU. A GPU is made the current one, so NCCL and
+    FSDP2 use it rather than GPU 0."""
+    if requested:
+        device = torch.device(requested)
+    elif torch.cuda.is_available():
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    else:
+        device = torch.device("cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
+
+
+def setup_distributed(device: torch.device | None = None) -> tuple[int, int]:
+    """Rank and world size under torchrun (NCCL between GPUs, gloo otherwise), or (0, 1) for a plain run."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        on_gpu = device.type == "cuda" if device is not None else torch.cuda.is_available()
+        dist.init_process_group("nccl" if on_gpu else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
-def start_run(out_dir: str | Path, threads: int | None, per_step: int, per_step_flag: str) -> tuple[int, int, Path]:
-    """What both trainers do first: set the CPU threads, join torchrun's processes if there are any, check that
-    the ``per_step`` examples of a step divide among them, and create the output folder.
+def start_run(out_dir: str | Path, threads: int | None, per_step: int, per_step_flag: str,
+              device: str | None = None) -> tuple[int, int, Path, torch.device]:
+    """What both trainers do first: set the CPU threads, pick this process's device (:func:`training_device`),
+    join torchrun's processes if there are any, check that the ``per_step`` examples of a step divide among them,
+    and create the output folder.
 
-    Returns (rank, world size, output folder).
+    Returns (rank, world size, output folder, device).
     """
     if threads:
         torch.set_num_threads(threads)
-    rank, world = setup_distributed()
+    where = training_device(device)
+    rank, world = setup_distributed(where)
     if per_step % world:
         raise ValueError(f"{per_step_flag} {per_step} must divide among {world} processes")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return rank, world, out
+    return rank, world, out, where
 
 
 def spread_over_processes(model: torch.nn.Module, world: int, shard: bool = False) -> torch.nn.Module:

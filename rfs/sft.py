@@ -77,6 +77,7 @@ class SFTSettings:
     checkpoint_every: int = 25
     seed: int = 0
     threads: int | None = None
+    device: str | None = None  # default: this process's GPU if there is one, else the CPU (training_device)
     fsdp: bool = False  # under torchrun: shard weights, gradients and optimizer states (FSDP2) instead of DDP
 
 
@@ -234,13 +235,13 @@ def train_sft(settings: SFTSettings, out_dir: str | Path, progress: bool = True,
     a run whose checkpoint is there resumes from it (``fresh=True`` starts over). ``rfs.load_model(out_dir)``
     loads the result.
     """
-    rank, world, out = start_run(out_dir, settings.threads, settings.batch_size, "--batch-size")
+    rank, world, out, device = start_run(out_dir, settings.threads, settings.batch_size, "--batch-size",
+                                         settings.device)
     checkpoint, metrics_path = out / "checkpoint.safetensors", out / "metrics.csv"
     tokenizer = load_tokenizer(settings.model)
     examples, rows = prepare_rows(settings, tokenizer)
     steps = settings.steps or max(1, math.ceil(settings.epochs * len(rows) / settings.batch_size))
     torch.manual_seed(settings.seed)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     model = load_model(settings.model, device=device, dtype=torch.float32).train()
     trained = spread_over_processes(model, world, settings.fsdp)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, betas=(0.9, 0.95),

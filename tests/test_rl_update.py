@@ -145,3 +145,19 @@ def test_rollouts_move_every_tensor_to_a_device_and_keep_the_rest():
     assert all(getattr(moved, name).shape == getattr(rollouts, name).shape for name in tensors)
     assert (moved.texts, moved.group_size) == (rollouts.texts, rollouts.group_size)
     assert rollouts.prompt_ids.device.type == "cpu"  # the original stays where it was
+
+
+def test_each_torchrun_process_trains_on_its_own_gpu(monkeypatch):
+    """Under torchrun every process saw GPU 0 (all ranks on one device, which NCCL refuses); LOCAL_RANK picks
+    the GPU and makes it current, --device overrides, and a machine without a GPU trains on the CPU."""
+    from rfs.distributed import training_device
+
+    chosen = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert training_device() == torch.device("cuda", 3)
+    assert chosen == [torch.device("cuda", 3)]
+    assert training_device("cpu") == torch.device("cpu") and len(chosen) == 1
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert training_device() == torch.device("cpu")

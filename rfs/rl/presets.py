@@ -68,6 +68,7 @@ class GRPOSettings:
     checkpoint_every: int = 10
     seed: int = 0
     threads: int | None = 1  # torch threads; one is fastest on a busy 2-core machine
+    device: str | None = None  # default: this process's GPU if there is one, else the CPU (training_device)
     fsdp: bool = False  # under torchrun: shard weights, gradients and optimizer states (FSDP2) instead of DDP
 
 

@@ -320,9 +320,9 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
     from rfs.plot import plot_metrics
     from rfs.pocket.data import test_records
 
-    rank, world, out = start_run(out_dir, settings.threads, settings.prompts_per_step, "--prompts-per-step")
+    rank, world, out, device = start_run(out_dir, settings.threads, settings.prompts_per_step, "--prompts-per-step",
+                                         settings.device)
     checkpoint, metrics_path = out / "checkpoint.safetensors", out / "metrics.csv"
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(settings.seed)
     policy = load_model(settings.model, device=device, dtype=torch.float32).train()
     tokenizer = load_tokenizer(settings.model)
