@@ -37,6 +37,7 @@ EXPECTED = {
     "ch05_subtle": {"find_claims": 0, "revision_prefix": 3, "refine_round": 0},
     "ch02_rebuild": {"rms_norm": 0, "rope": 0, "top_p": 0, "decode": 0},
     "ch02_outside": {"rms_norm": 0, "rope": 0, "top_p": 0, "decode": 0},
+    "ch03_native": {"extract": 0, "normalize": 3, "grade": 0},  # the instructor's grade() calls extract_boxed
 }
 REFUSED = "is not allowed during grading"
 # What each failing part's message must say (a fragment).
@@ -65,6 +66,7 @@ MESSAGES = {
     ("ch02_outside", "rope"): f"starting a process (os.system) {REFUSED}",
     ("ch02_outside", "top_p"): f"generate.py' {REFUSED}",  # runpy.run_path
     ("ch02_outside", "decode"): "your solution cell raised",  # hidden by the namespaces, refused without them
+    ("ch03_native", "extract"): "raised KeyError: 'extract_boxed'",  # torch.from_file read the empty cover
 }
 
 
