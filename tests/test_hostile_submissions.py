@@ -61,7 +61,7 @@ MESSAGES = {
     ("ch02_rebuild", "rms_norm"): f"qwen3.py' {REFUSED}: rfs's source and compiled files",  # importlib.reload
     ("ch02_rebuild", "rope"): f"qwen3.py' {REFUSED}: rfs's source and compiled files",  # exec(open(__file__))
     ("ch02_rebuild", "top_p"): "OSError: could not get source code",  # inspect.getsource
-    ("ch02_rebuild", "decode"): f"qwen3.cpython-311.pyc' {REFUSED}",  # the .pyc and marshal
+    ("ch02_rebuild", "decode"): f"qwen3.{sys.implementation.cache_tag}.pyc' {REFUSED}",  # the .pyc, marshal
     ("ch02_outside", "rms_norm"): f"starting a process (subprocess.Popen) {REFUSED}",
     ("ch02_outside", "rope"): f"starting a process (os.system) {REFUSED}",
     ("ch02_outside", "top_p"): f"generate.py' {REFUSED}",  # runpy.run_path
