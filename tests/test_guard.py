@@ -130,7 +130,7 @@ def test_the_hook_refuses_the_ways_around_it_and_allows_what_a_notebook_needs(tm
     work = tmp_path / "work"
     work.mkdir()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "TMPDIR": str(work),
-           "HOME": str(work)}
+           "HOME": str(work), "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(instructor)], cwd=work, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
