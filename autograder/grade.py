@@ -145,15 +145,17 @@ def test_code(source: str) -> list[str]:
     return [line for line in (re.sub(r"#.*", "", line).strip() for line in source.splitlines()) if line]
 
 
-def preamble(assignment: str, protect: list[str]) -> str:
+def preamble(assignment: str, protect: list[str], own_mounts: bool) -> str:
     """The first code the learner's kernel runs: output to the counted file descriptors, the traps, then the
     audit hook (``autograder.guard``) that keeps the learner's code from going around them or reading
-    ``protect``. It ends in a statement: IPython keeps a cell's last value in ``_``, within the learner's reach."""
+    ``protect``; ``own_mounts``: the kernel runs in namespaces of its own. It ends in a statement: IPython keeps a
+    cell's last value in ``_``, within the learner's reach."""
     references = sorted({ref for part in ASSIGNMENTS[assignment] for ref in part.references})
     return ("import sys as _sys\n_sys.stdout, _sys.stderr = _sys.__stdout__, _sys.__stderr__\n"
             "import rfs.verify as _rfs_verify\n_rfs_verify.start_judge()  # loads sympy while this loads torch\n"
             f"import autograder.shim as _autograder_shim\n_autograder_shim.install_traps({references!r})\n"
-            f"import autograder.guard as _autograder_guard\n_autograder_guard.lock_kernel({protect!r})\n")
+            "import autograder.guard as _autograder_guard\n"
+            f"_autograder_guard.lock_kernel({protect!r}, {own_mounts!r})\n")
 
 
 class Session:
@@ -174,7 +176,7 @@ class Session:
 
     def run_cells(self) -> bool:
         """Run the preamble and the cells; False when a cell stopped the kernel (it is skipped from then on)."""
-        reply = self.kernel.execute(preamble(self.plan.assignment, self.limits.hide), 120)
+        reply = self.kernel.execute(preamble(self.plan.assignment, self.limits.hide, self.kernel.namespaced), 120)
         if reply.status != "ok":
             raise RuntimeError(f"the grader's preamble failed: {reply.status} {reply.ename}: {reply.evalue}")
         for index, cell in enumerate(self.plan.cells):

@@ -8,21 +8,25 @@ cannot be removed, and from ``lock_kernel`` on it refuses, with a PermissionErro
 - reading the source or compiled file of an rfs module loaded before the hook (the traps load every reference's),
   under any name (a link, ``/proc/self/fd/N``): no ``importlib.reload``, ``exec(open(module.__file__).read())``,
   ``inspect.getsource``, ``.pyc`` and ``marshal``, ``runpy``, nor a second import of such a module;
-- reading or changing the instructor's files (``protect``: solutions/, the submissions, the gradebook): a
-  second lock where the namespaces hide them, the only one where they cannot;
-- writing outside the kernel's working folder, and opening a folder outside it (a descriptor of a folder
-  lets ``os.open(name, dir_fd=...)`` reach a file whose name this hook never sees whole);
+- reading or changing the instructor's files (``protect``: solutions/, the submissions, the gradebook), and other
+  processes' files in /proc (the grader's memory): a second lock where the namespaces hide them, the only one
+  where they cannot;
+- writing outside the kernel's working folder (but to /dev/null), and opening a folder outside it (a descriptor
+  of a folder lets ``os.open(name, dir_fd=...)`` reach a file whose name this hook never sees whole);
 - starting a process (``subprocess``, ``os.system``, ``os.exec*``, ``os.fork``, ``os.posix_spawn``): a child's
   code runs out of this hook's sight. rfs's answer judge, the one helper process the kernel needs, starts first;
 - what would go around all this: links, ctypes' and cffi's native calls, the garbage collector's lists of every
   object, and changing the code or defaults of this module's functions.
 
-What it cannot see: native code that opens files itself (``torch.from_file``), which only the namespaces stop,
-and source text a learner pastes into the notebook, which ``python -m autograder similarity`` reports.
+What it cannot see: native code that opens files itself (``torch.from_file``). Under the namespaces the kernel
+owns its mounts, and ``lock_kernel`` also puts an empty file over rfs's guarded files, so such code reads nothing
+there (the namespaces hide the instructor's files already); without them it is a gap, hence: grade in a
+container. Source text a learner pastes into the notebook is for ``python -m autograder similarity``.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import linecache
 import os
@@ -46,15 +50,17 @@ NATIVE_MODULES = frozenset({"_posixsubprocess", "_cffi_backend"})
 FILE_EVENTS = MappingProxyType({"os.rename": (0, 1), "os.remove": (0,), "os.rmdir": (0,), "os.mkdir": (0,),
                                 "os.truncate": (0,), "os.chmod": (0,), "os.chown": (0,), "os.utime": (0,),
                                 "sqlite3.connect": (0,)})
+MS_BIND = 4096  # mount(2)'s flag for a bind mount
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 WATCHED = frozenset({"open", "import", "object.__setattr__", *PROCESS_EVENTS, *AROUND_EVENTS, *FILE_EVENTS})
 
 
-def lock_kernel(protect: list[str]) -> None:
+def lock_kernel(protect: list[str], own_mounts: bool) -> None:
     """Start rfs's answer judge and wait until it is ready, forget the native modules, then install the hook.
 
-    ``protect`` lists the instructor's files and folders. Runs in the learner's kernel, in its working folder,
-    after the traps, which import the modules of every reference: their files are among those the hook guards.
+    ``protect`` lists the instructor's files and folders; ``own_mounts``: the kernel runs in the sandbox's
+    namespaces, where its mounts are its own. Runs in the learner's kernel, in its working folder, after the
+    traps, which import the modules of every reference: their files are among those the hook guards.
     """
     from rfs.verify import start_judge
 
@@ -66,7 +72,8 @@ def lock_kernel(protect: list[str]) -> None:
         torch.zeros(1, device=device)
     forget(NATIVE_MODULES)
     linecache.clearcache()  # source lines read before now (a warning's) would answer inspect.getsource
-    code = frozenset(identity(path) for path in rfs_code_files()) - {None}
+    paths = [path for path in rfs_code_files() if status(path) is not None]
+    code = frozenset([identity(path) for path in paths] + (cover(paths) if own_mounts else []))
     files, folders = set(), set()
     for path in protect:
         found = status(path)
@@ -74,7 +81,17 @@ def lock_kernel(protect: list[str]) -> None:
             folders.add(identity(path))
         elif found is not None and stat.S_ISREG(found.st_mode):  # not the /dev/null the sandbox put in its place
             files.add(identity(path))
-    sys.addaudithook(hook_for((code, frozenset(files), frozenset(folders), identity(os.getcwd()))))
+    others = frozenset(identity(f"/proc/{pid}") for pid in other_processes())
+    sys.addaudithook(hook_for((code, frozenset(files), frozenset(folders), others, identity(os.getcwd()),
+                               identity(os.devnull))))
+
+
+def other_processes() -> list[str]:
+    """The process ids in /proc other than this one: their files there (``mem``, ``environ``) are theirs, the
+    grader's memory with its hidden cases among them where no namespace hides it."""
+    if not os.path.isdir("/proc"):
+        return []
+    return [pid for pid in os.listdir("/proc") if pid.isdigit() and int(pid) != os.getpid()]
 
 
 def rfs_code_files() -> list[str]:
@@ -86,6 +103,18 @@ def rfs_code_files() -> list[str]:
         if (name == "rfs" or name.startswith("rfs.")) and source:
             paths += [source, importlib.util.cache_from_source(source)]
     return paths
+
+
+def cover(paths: list[str]) -> list[tuple[int, int]]:
+    """Mount an empty file over each of ``paths``, in the kernel's own mount namespace (never call it elsewhere: as
+    root it would cover them for the whole machine): then even native code that reads files itself
+    (``torch.from_file``) finds nothing there. Returns the empty file's identity, which the hook guards like the
+    files it covers (nothing where no mount succeeded)."""
+    empty = os.path.abspath(".autograder-cover")
+    open(empty, "w").close()
+    libc = ctypes.CDLL(None, use_errno=True)
+    covered = [libc.mount(os.fsencode(empty), os.fsencode(path), None, MS_BIND, None) == 0 for path in paths]
+    return [identity(empty)] if any(covered) else []
 
 
 def forget(names: frozenset[str]) -> None:
@@ -161,10 +190,10 @@ def plain_path(value, isinstance=isinstance, type=type, str_=str, bytes_=bytes, 
 
 
 def file_problem(path, opening, writing, through_descriptor, rules, status=status, folders_up=folders_up,
-                 parent=parent, isinstance=isinstance, is_dir=stat.S_ISDIR, is_device=stat.S_ISCHR):
+                 parent=parent, isinstance=isinstance, is_dir=stat.S_ISDIR):
     """Why reading (``writing``: changing) ``path`` is refused, or None; ``opening``: an ``open`` event;
     ``through_descriptor``: the call may resolve a relative path against a folder descriptor."""
-    code, files, folders, work = rules
+    code, files, folders, others, work, devnull = rules
     sep, climb = ("/", "..") if isinstance(path, str) else (b"/", b"..")
     if through_descriptor and not path.startswith(sep) and climb in path.split(sep):
         return "a relative path that climbs with '..' may resolve against a folder descriptor"
@@ -177,15 +206,18 @@ def file_problem(path, opening, writing, through_descriptor, rules, status=statu
     for folder in above:
         if folder in folders:
             return "it is in one of the instructor's folders"
+        if folder in others:
+            return "it belongs to another process"
     if opening and found is not None and is_dir(found.st_mode) and work not in folders_up(path):
         return "a folder may be opened only inside the kernel's working folder"
-    if writing and work not in above and not (found is not None and is_device(found.st_mode)):
+    if writing and work not in above and not (found is not None and (found.st_dev, found.st_ino) == devnull):
         return "the kernel may write only inside its working folder"
     return None
 
 
 def hook_for(rules: tuple, watched=WATCHED):
-    """The audit hook over ``rules`` (rfs code files, instructor files, instructor folders, the working folder)."""
+    """The audit hook over ``rules``: the identities of rfs's code files, the instructor's files and folders, other
+    processes' folders in /proc, the working folder and /dev/null."""
     def refuse(event, args, rules=rules, watched=watched, processes=PROCESS_EVENTS, around=AROUND_EVENTS,
                natives=NATIVE_MODULES, file_events=FILE_EVENTS, write_flags=WRITE_FLAGS, problem=file_problem,
                plain_path=plain_path, here=__file__, isinstance=isinstance, function=types.FunctionType, str_=str,

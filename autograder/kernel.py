@@ -75,16 +75,18 @@ class Kernel:
         self.process: subprocess.Popen | None = None
         self.client: BlockingKernelClient | None = None
         self.work: Path | None = None
+        self.namespaced = False  # whether the kernel runs in namespaces of its own (its mounts are its own)
 
     def start(self) -> None:
         """Start the kernel and wait until it answers (at most a minute)."""
         self.work = Path(tempfile.mkdtemp(prefix="autograder-"))
+        self.namespaced = namespaces_available()
         connection = str(self.work / "connection.json")
         write_connection_file(connection, ip="127.0.0.1", key=os.urandom(16).hex().encode())
         settings = self.work / "sandbox.json"
         settings.write_text(json.dumps(self.sandbox_settings(connection)))
         command = [sys.executable, "-m", "autograder.sandbox", str(settings)]
-        if namespaces_available():
+        if self.namespaced:
             command = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--kill-child",
                        "--mount-proc", *command]
         self.process = subprocess.Popen(command, cwd=self.work, env=self.environment(), stdin=subprocess.DEVNULL,
@@ -111,7 +113,7 @@ class Kernel:
             limits["RLIMIT_AS"] = self.limits.memory_bytes
         kernel = ["-m", "ipykernel_launcher", "-f", connection, "--IPKernelApp.capture_fd_output=False",
                   "--HistoryManager.enabled=False"]
-        return {"namespaced": namespaces_available(), "hide": self.limits.hide, "work": str(self.work),
+        return {"namespaced": self.namespaced, "hide": self.limits.hide, "work": str(self.work),
                 "limits": limits, "kernel": kernel, "env": self.environment()}
 
     def environment(self) -> dict[str, str]:

@@ -5,8 +5,9 @@ namespaces are available the grader starts it under ``unshare`` (its own user, m
 then it hides the instructor's files (``hide``: folders behind an empty tmpfs, files behind /dev/null), makes
 every mount read-only but the temporary folder, and enters a second user namespace so that the kernel cannot
 undo any of it. Everywhere it sets resource limits (CPU seconds, memory, file size, processes) and stays as a
-small parent that waits for the kernel: a kernel that kills its parent kills only this one, and when this
-process ends, the process namespace takes every process the learner's code left behind with it.
+small parent that waits for the kernel: a kernel that kills its parent kills only this one (and dies with it,
+during the cell that did it), and when this process ends, the process namespace takes every process the
+learner's code left behind with it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 
 CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
+PR_SET_PDEATHSIG = 1
 
 
 def hide(paths: list[str]) -> None:
@@ -58,6 +60,16 @@ def set_limits(limits: dict) -> None:
         resource.setrlimit(which, (value, value))
 
 
+def die_with_parent(parent: int) -> None:
+    """Have this (forked) process killed the moment its parent ends (Linux). Otherwise a kernel that kills its
+    parent runs on, and the grader, which watches the parent, notices only during a later cell, which would
+    take the blame."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
+
+
 def main() -> None:
     """Fence in, then run the kernel as a child and exit with its status."""
     settings = json.loads(Path(sys.argv[1]).read_text())
@@ -68,8 +80,10 @@ def main() -> None:
         lock_mounts()
     set_limits(settings["limits"])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are for the kernel, not for this parent
+    parent = os.getpid()
     child = os.fork()
     if child == 0:
+        die_with_parent(parent)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execve(sys.executable, [sys.executable, *settings["kernel"]], settings["env"])
     _, status = os.waitpid(child, 0)

@@ -18,7 +18,7 @@ import autograder.guard
 from rfs.verify import grade_answer
 
 instructor = sys.argv[1]
-autograder.guard.lock_kernel([instructor])
+autograder.guard.lock_kernel([instructor], own_mounts=False)  # this process's mounts are the machine's
 source = rfs.answers.__file__  # torch-free, so this test starts fast
 outside = os.path.dirname(os.getcwd())
 outcomes = {}
@@ -83,6 +83,7 @@ attempt("instructor file through ..", lambda: open(f"{instructor}/../{os.path.ba
 attempt("rename instructor file", lambda: os.rename(os.path.join(instructor, "hidden_cases.py"), "mine.py"))
 attempt("write outside", lambda: open(os.path.join(outside, "escape.txt"), "w"))
 attempt("folder outside", lambda: os.open("/", os.O_RDONLY))
+attempt("another process's memory", lambda: open(f"/proc/{os.getppid()}/environ", "rb").read())
 attempt("climb with ..", lambda: os.open("../escape.txt", os.O_RDONLY))
 attempt("hook helper", lambda: setattr(autograder.guard.status, "__defaults__", (lambda path: None, OSError)))
 attempt("gc", gc.get_objects)
@@ -110,6 +111,7 @@ REFUSED = {
     "rename instructor file": "it is in one of the instructor's folders",
     "write outside": "escape.txt' is not allowed during grading: the kernel may write only inside its working",
     "folder outside": "reading '/' is not allowed during grading: a folder may be opened only inside",
+    "another process's memory": "environ' is not allowed during grading: it belongs to another process",
     "climb with ..": "a relative path that climbs with '..'",
     "hook helper": "changing status.__defaults__ is not allowed during grading",
     "gc": "gc.get_objects is not allowed during grading",
@@ -128,7 +130,7 @@ def test_the_hook_refuses_the_ways_around_it_and_allows_what_a_notebook_needs(tm
     work = tmp_path / "work"
     work.mkdir()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "TMPDIR": str(work),
-           "HOME": str(work)}
+           "HOME": str(work), "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(instructor)], cwd=work, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
