@@ -24,7 +24,8 @@ POCKET_PRESETS = ("base", "reasoning")
 GRPO_PRESETS = ("grpo", "dr-grpo", "dapo", "gspo", "cispo", "olmo3", "deepseek-v32")
 GRPO_CHOICES = {"advantage": ("grpo", "dr-grpo", "gdpo"), "ratio": ("none", "token", "sequence", "cispo"),
                 "aggregation": ("seq-sum", "seq-mean", "token-mean", "constant"),
-                "lr_schedule": ("constant", "cosine"), "prompt": ("plain", "cot", "chat")}
+                "lr_schedule": ("constant", "cosine"), "prompt": ("plain", "cot", "chat"),
+                "dataset": ("pocket-math", "math")}
 DTYPES = ("float32", "bfloat16", "float16")
 
 GENERATE_EXAMPLES = """examples (on the pocket models that ship with rfs):
@@ -56,15 +57,20 @@ TRAIN_EXAMPLES = """examples:
   rfs train grpo --preset dapo --lr 1e-4 --out runs/dapo          a chapter 7 variant, one option changed
   rfs train grpo --out runs/grpo                                  run again: resumes from the checkpoint
   torchrun --nproc_per_node 2 -m rfs.cli train grpo --out runs/ddp   data-parallel over 2 processes
-  torchrun --nproc_per_node 8 -m rfs.cli train grpo --model qwen3-8b-base --fsdp --out runs/fsdp   sharded (GPUs)
+  rfs train grpo --model qwen3-0.6b-base --dataset math --out runs/qwen   MATH's training split, on a GPU
+  torchrun --nproc_per_node 8 -m rfs.cli train grpo --model qwen3-8b-base --dataset math --fsdp --out runs/fsdp
+                                                                  sharded over 8 GPUs, one per process
   rfs plot runs/grpo/metrics.csv                                  reward, accuracy, length, KL against steps"""
 # Help for the options of `rfs train grpo`; each is a field of rfs.rl.presets.GRPOSettings (read without torch).
 GRPO_HELP = {
     "steps": "training steps", "prompts_per_step": "training problems per step",
     "group_size": "samples per problem (G)", "temperature": "sampling temperature of the rollouts",
     "top_p": "nucleus sampling of the rollouts", "max_new_tokens": "longest rollout",
-    "prompt": "prompt style (rfs.prompts): cot, plain or chat", "levels": "pocket-math levels to train on",
-    "train_problems": "size of the training pool", "lr": "peak learning rate",
+    "prompt": "prompt style (rfs.prompts): cot, plain or chat",
+    "dataset": "pocket-math, or math: MATH's training split (without MATH-500's problems) to train on and MATH-500 "
+               "to evaluate, for real Qwen3 (from the Hugging Face cache)",
+    "levels": "levels to train on (1-5 in both datasets)", "train_problems": "size of pocket-math's training pool",
+    "lr": "peak learning rate",
     "lr_schedule": "constant or cosine", "warmup_steps": "linear warm-up steps",
     "min_lr_ratio": "cosine: final learning rate as a share of --lr", "weight_decay": "AdamW weight decay",
     "max_grad_norm": "gradient clipping", "updates_per_batch": "optimizer steps per batch of rollouts",

@@ -158,3 +158,22 @@ def test_rfs_train_grpo_reports_a_model_without_reward_and_rfs_plot_draws(tiny_m
                      "2", "--max-new-tokens", "8", "--train-problems", "20", "--eval-every", "0"]) == 0
     assert cli.main(["plot", str(tmp_path / "out" / "metrics.csv"), "--out", str(tmp_path / "m.png")]) == 0
     assert (tmp_path / "m.png").stat().st_size > 10_000
+
+
+def test_dataset_math_trains_on_math_train_levels_and_evaluates_on_math500(monkeypatch):
+    """For real Qwen3: MATH's training split (levels as MATH writes them) to train on, MATH-500 to evaluate."""
+    import rfs.datasets
+
+    train = [{"problem": f"train {i}", "answer": "1", "level": level}
+             for i, level in enumerate(["Level 1", "Level 4", 5, "Level ?", 2])]
+    test = [{"problem": f"test {i}", "answer": "1", "level": 3} for i in range(5)]
+    monkeypatch.setattr(rfs.datasets, "load_math_train", lambda path=None: train)
+    monkeypatch.setattr(rfs.datasets, "load_math500", lambda path=None: test)
+    settings = settings_for("grpo", dataset="math", levels=(4, 5), eval_every=5, eval_problems=2)
+    assert [r["problem"] for r in trainer.training_problems(settings)] == ["train 1", "train 2"]
+    assert trainer.evaluation_problems(settings) == test[:2]
+    assert trainer.evaluation_problems(settings_for("grpo", dataset="math", eval_every=0)) == []
+    with pytest.raises(ValueError, match="no training problems at levels"):
+        trainer.training_problems(settings_for("grpo", dataset="math", levels=(3,)))
+    pocket = settings_for("grpo", levels=(5,), train_problems=200)
+    assert {r["level"] for r in trainer.training_problems(pocket)} == {5}

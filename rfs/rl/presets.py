@@ -37,8 +37,9 @@ class GRPOSettings:
     top_p: float | None = None
     max_new_tokens: int = 192
     prompt: str = "cot"  # rfs.prompts style of the training and evaluation prompts
-    levels: tuple[int, ...] = (1, 2, 3, 4, 5)  # pocket-math levels to train on (a difficulty curriculum)
-    train_problems: int = 20_000
+    dataset: str = "pocket-math"  # or "math": MATH's training split to train on, MATH-500 to evaluate (real Qwen3)
+    levels: tuple[int, ...] = (1, 2, 3, 4, 5)  # levels to train on (a difficulty curriculum); both sets have 1-5
+    train_problems: int = 20_000  # size of pocket-math's generated training pool
     rewards: dict[str, float] = field(default_factory=lambda: {"correctness": 1.0})
     # the update
     lr: float = 1e-4  # on pocket-base 2e-4 learned slower (book/results.md); a trial saw 5e-4 collapse
@@ -63,7 +64,7 @@ class GRPOSettings:
     max_sampling_rounds: int = 3
     # bookkeeping
     eval_every: int = 10
-    eval_problems: int = 100  # the first N of the pocket-math test split, greedy
+    eval_problems: int = 100  # the first N of the dataset's test split (pocket-math's or MATH-500), greedy
     eval_max_new_tokens: int = 384
     checkpoint_every: int = 10
     seed: int = 0

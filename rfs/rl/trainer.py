@@ -83,14 +83,32 @@ class PromptStream:
         return out
 
 
-def training_problems(settings: GRPOSettings) -> list[dict]:
-    """Pocket-math training problems of the chosen levels (the generator never yields a test problem)."""
-    from rfs.pocket.data import train_records
+def level_number(record: dict) -> int | None:
+    """A record's difficulty as a number: pocket-math stores 3, MATH's files 3 or "Level 3" (None if unknown)."""
+    level = str(record.get("level", "")).removeprefix("Level ").strip()
+    return int(level) if level.isdigit() else None
 
-    records = [r for r in train_records(settings.train_problems) if r["level"] in settings.levels]
+
+def training_problems(settings: GRPOSettings) -> list[dict]:
+    """Training problems of the chosen levels: pocket-math's generated ones (the generator never yields a test
+    problem), or MATH's training split without the MATH-500 problems (:func:`rfs.datasets.load_math_train`)."""
+    from rfs.datasets import load_dataset
+
+    pool = settings.train_problems if settings.dataset == "pocket-math" else None
+    records = [r for r in load_dataset(settings.dataset, "train", pool) if level_number(r) in settings.levels]
     if not records:
-        raise ValueError(f"no training problems at levels {settings.levels}: pocket-math has levels 1-5")
+        raise ValueError(f"no training problems at levels {settings.levels}: {settings.dataset} has levels 1-5")
     return records
+
+
+def evaluation_problems(settings: GRPOSettings) -> list[dict]:
+    """The fixed test problems of the periodic greedy evaluation: the first ``eval_problems`` of the test split
+    (pocket-math's, or MATH-500 for ``dataset="math"``); none when evaluation is off."""
+    from rfs.datasets import load_dataset
+
+    if not (settings.eval_every and settings.eval_problems):
+        return []
+    return load_dataset(settings.dataset, "test")[:settings.eval_problems]
 
 
 # --- One step ---------------------------------------------------------------------------------------------
@@ -318,7 +336,6 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
     when the loss becomes NaN (the last checkpoint is kept) or the first step earns no reward at all.
     """
     from rfs.plot import plot_metrics
-    from rfs.pocket.data import test_records
 
     rank, world, out, device = start_run(out_dir, settings.threads, settings.prompts_per_step, "--prompts-per-step",
                                          settings.device)
@@ -337,7 +354,7 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
         start, stream.position = restored["step"], restored["state"]["data_position"]
         if rank == 0:
             print(f"resuming from step {start} ({checkpoint})")
-    eval_set = test_records()[:settings.eval_problems]
+    eval_set = evaluation_problems(settings)
     if rank == 0:
         (out / "settings.json").write_text(json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
         start_metrics(metrics_path, start, METRICS)
@@ -364,7 +381,7 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, settings)
             row = {"step": step}
-            if settings.eval_every and step % settings.eval_every == 0:
+            if eval_set and step % settings.eval_every == 0:
                 with whole_weights(policy):
                     row |= evaluate_row() if rank == 0 else {}  # the weights at the start of this step
             t0, cpu0 = time.perf_counter(), time.process_time()
@@ -410,7 +427,7 @@ def train_grpo(settings: GRPOSettings, out_dir: str | Path, progress: bool = Tru
                 raise KeyboardInterrupt(f"stopped at step {step + 1}; the same command resumes from {checkpoint}")
     weights, _ = full_state(policy, None)  # every process takes part in gathering a sharded model
     with whole_weights(policy):
-        if rank == 0 and settings.eval_every and start < settings.steps:  # the final weights, as step `steps`
+        if rank == 0 and eval_set and start < settings.steps:  # the final weights, as step `steps`
             write_row({"step": settings.steps} | evaluate_row() | clock)
     if rank == 0:
         save_model(policy.eval(), out, tokenizer_json=model_dir(settings.model) / "tokenizer.json", kind=tokenizer.kind,
