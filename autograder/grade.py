@@ -79,8 +79,9 @@ def imported_references(code: str, names: set[str]) -> list[str]:
     return sorted(found & names)
 
 
-def assignment_of(notebook, path: Path, assignment: str | None, source: Path | None) -> str:
-    """The assignment: as given, from ``--source``'s name, or recognised from the notebook's nbgrader cells."""
+def assignment_of(notebook, path: Path, assignment: str | None, source: Path | None, unreadable: str = "") -> str:
+    """The assignment: as given, from ``--source``'s name, or recognised from the notebook's nbgrader cells;
+    ``unreadable`` says why the notebook could not be read, if it could not."""
     if assignment:
         if assignment not in ASSIGNMENTS:
             raise UnknownAssignment(f"unknown assignment {assignment!r}: one of {', '.join(ASSIGNMENTS)}")
@@ -90,8 +91,9 @@ def assignment_of(notebook, path: Path, assignment: str | None, source: Path | N
             return name
     found = recognise(notebook)
     if found is None:
-        raise UnknownAssignment(f"cannot tell which assignment {path.name} is (it has none of the exercises' "
-                                "test cells); pass --source solutions/chNN/chNN_exercises.ipynb or --assignment chNN")
+        why = unreadable or "it has none of the exercises' test cells"
+        raise UnknownAssignment(f"cannot tell which assignment {path.name} is ({why}); pass --source "
+                                "solutions/chNN/chNN_exercises.ipynb or --assignment chNN")
     return found
 
 
@@ -277,7 +279,7 @@ def grade_notebook(submission: str | Path, assignment: str | None = None, source
     else:
         unreadable = ""
     source = Path(source) if source else None
-    name = assignment_of(notebook, submission, assignment, source)
+    name = assignment_of(notebook, submission, assignment, source, unreadable)
     solutions = Path(solutions) if solutions else REPOSITORY_SOLUTIONS
     if source is None and (solutions / name / f"{name}_exercises.ipynb").is_file():
         source = solutions / name / f"{name}_exercises.ipynb"

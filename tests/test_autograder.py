@@ -141,16 +141,19 @@ def test_assignments_are_recognised_from_their_cells_and_points_agree_with_the_n
     assert recognise(nbformat.v4.new_notebook()) is None
 
 
-@pytest.mark.slow  # two Python starts that import torch
+@pytest.mark.slow  # three Python starts that import torch
 def test_renamed_or_unknown_notebooks_get_one_line_not_a_traceback(tmp_path):
-    empty = tmp_path / "my_notebook.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), empty)
-    for target in (empty, tmp_path / "missing.ipynb"):
+    renamed, broken = tmp_path / "my_notebook.ipynb", tmp_path / "broken.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), renamed)
+    broken.write_text('{"cells": [')  # cut off while saving
+    expected = {renamed: "none of the exercises' test cells); pass --source",
+                broken: "(cannot read the submission: Notebook does not appear to be JSON",
+                tmp_path / "missing.ipynb": "no notebook at"}
+    for target, message in expected.items():
         done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(target)], capture_output=True,
                               text=True, cwd=ROOT, timeout=120)
         assert done.returncode == 2 and "Traceback" not in done.stderr
-        assert len(done.stderr.strip().splitlines()) == 1
-    assert "--source" in done.stderr or "no notebook" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
 
 
 def test_similarity_sees_a_copy_through_renaming():
