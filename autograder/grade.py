@@ -168,6 +168,7 @@ class Session:
         self.kernel = Kernel(limits, device)
         self.cell_errors: dict[str, str] = {}  # part -> how its solution cell failed
         self.skip: set[int] = set()  # cells that timed out or killed the kernel: not run again
+        self.suspects: set[int] = set()  # cells that timed out or during which the kernel died, once
         self.calls = 0
 
     def open(self) -> None:
@@ -177,24 +178,47 @@ class Session:
             self.kernel.restart()
 
     def run_cells(self) -> bool:
-        """Run the preamble and the cells; False when a cell stopped the kernel (it is skipped from then on)."""
+        """Run the preamble and the cells; False when a cell stopped the kernel (it is skipped from then on).
+
+        A cell gets the blame the second time, not the first: the kernel can die during a cell for another cell's
+        doing (a thread that ends the process a moment after its cell answered), and a busy machine can push an
+        innocent cell past its time limit. So a first time limit or death only makes the cell a suspect; on the
+        next run the grader waits a moment before a suspect and blames the cell before it if the kernel is gone
+        by then, else the suspect if it stops the kernel again.
+        """
         reply = self.kernel.execute(preamble(self.plan.assignment, self.limits.hide, self.kernel.namespaced), 120)
         if reply.status != "ok":
             raise RuntimeError(f"the grader's preamble failed: {reply.status} {reply.ename}: {reply.evalue}")
+        previous = None
         for index, cell in enumerate(self.plan.cells):
             if index in self.skip:
                 continue
+            if index in self.suspects and previous is not None and not self.settled():
+                self.blame(previous, "the kernel died just after this cell ran")
+                return False
             reply = self.kernel.execute(cell.code, self.limits.cell_seconds)
             if reply.status == "error" and cell.part:
                 self.cell_errors.setdefault(cell.part, f"raised {reply.ename}: {reply.evalue}"[:300])
             if reply.status in ("timeout", "died"):
-                self.skip.add(index)
-                why = (f"it ran past the cell time limit of {self.limits.cell_seconds:g} s (--cell-timeout)"
-                       if reply.status == "timeout" else reply.evalue)
-                if cell.part:
-                    self.cell_errors.setdefault(cell.part, f"did not finish: {why}")
+                if index in self.suspects:
+                    self.blame(index, f"it ran past the cell time limit of {self.limits.cell_seconds:g} s "
+                                      "(--cell-timeout)" if reply.status == "timeout" else reply.evalue)
+                self.suspects.add(index)
                 return False
+            previous = index
         return True
+
+    def settled(self) -> bool:
+        """Whether the kernel is still alive a moment after the last cell answered."""
+        time.sleep(1.0)
+        return self.kernel.alive()
+
+    def blame(self, index: int, why: str) -> None:
+        """Cell ``index`` stopped the kernel: it is not run again, and its part says why."""
+        self.skip.add(index)
+        part = self.plan.cells[index].part
+        if part:
+            self.cell_errors.setdefault(part, f"did not finish: {why}")
 
     def call(self, function: str, args: tuple, keep: tuple, seconds: float) -> tuple[dict | None, str]:
         """One call of a learner function: (its result, "") or (None, why there is none)."""

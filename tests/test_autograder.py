@@ -294,3 +294,57 @@ def test_ch07_checks_pass_the_solution_and_catch_the_typical_loss_bugs(monkeypat
     for check, bug, message in bugs:
         with pytest.raises(AssertionError, match=re.escape(message)):
             check(*bug) if isinstance(bug, tuple) else check(bug)
+
+
+class ScriptedKernel:
+    """Stands in for the learner's kernel: cell ``i`` answers ``script[i]`` (a list consumed run by run, then
+    "ok"), and a cell in ``kills_later`` ends the kernel just after it answers (the next cell finds it dead)."""
+
+    namespaced = False
+
+    def __init__(self, script: dict[int, list[str]], kills_later: set[int] = frozenset()):
+        self.script, self.kills_later, self.dead, self.runs = script, kills_later, False, []
+
+    def execute(self, code: str, seconds: float):
+        from autograder.kernel import Reply
+
+        if code.startswith("import sys as _sys"):  # the preamble
+            self.runs.append([])
+            return Reply("ok")
+        index = int(code)
+        self.runs[-1].append(index)
+        if self.dead:
+            return Reply("died", evalue="the kernel exited")
+        status = self.script.get(index, []).pop(0) if self.script.get(index) else "ok"
+        self.dead = status == "died" or index in self.kills_later
+        return Reply(status, evalue="the kernel exited" if status == "died" else "")
+
+    def alive(self) -> bool:
+        return not self.dead
+
+    def restart(self) -> None:
+        self.dead = False
+
+
+def session_over(kernel: ScriptedKernel, cells: int):
+    from autograder.grade import Cell, Limits, Plan, Session
+
+    session = Session(Plan("ch04", [Cell(str(i), f"part{i}") for i in range(cells)]), Limits(cell_seconds=20), None)
+    session.kernel = kernel
+    session.settled = lambda: kernel.alive()  # no need to wait: the script's deaths are immediate
+    while not session.run_cells():
+        kernel.restart()
+    return session
+
+
+def test_a_cell_is_blamed_for_its_own_death_or_time_limit_not_for_another_cells_or_a_busy_machine():
+    late = session_over(ScriptedKernel({}, kills_later={1}), 4)  # cell 1 ends the kernel after answering
+    assert late.skip == {1} and late.kernel.runs[-1] == [0, 2, 3]
+    assert late.cell_errors == {"part1": "did not finish: the kernel died just after this cell ran"}
+    slow = session_over(ScriptedKernel({2: ["timeout"]}), 4)  # once past the limit (a busy machine): run again
+    assert slow.skip == set() and slow.cell_errors == {} and slow.kernel.runs[-1] == [0, 1, 2, 3]
+    looping = session_over(ScriptedKernel({2: ["timeout", "timeout"]}), 4)
+    assert looping.skip == {2} and looping.kernel.runs[-1] == [0, 1, 3]
+    assert looping.cell_errors == {"part2": "did not finish: it ran past the cell time limit of 20 s (--cell-timeout)"}
+    dying = session_over(ScriptedKernel({0: ["died", "died"]}), 3)
+    assert dying.skip == {0} and dying.cell_errors == {"part0": "did not finish: the kernel exited"}

@@ -20,6 +20,16 @@ import os
 import signal
 
 os.kill(os.getppid(), signal.SIGKILL)  # kill the parent
+# %% added
+# The kernel ends a moment after this cell has answered, during the next cell, which must not take the blame (nor
+# may the cells after it).
+import threading
+
+threading.Timer(0.3, os._exit, (1,)).start()
+# %% added
+import time
+
+time.sleep(3)
 # %% majority_vote
 import signal
 
