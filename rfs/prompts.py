@@ -73,8 +73,8 @@ POCKET_UNDERSTANDS = (
     "(What is 9 + (-1)?), fractions (Compute \\frac{1}{6} + \\frac{2}{3}.  Simplify \\frac{18}{30}.), equations "
     "(Solve for $x$: $4x + 46 = 142$.) and short word problems. 12*13, 3/4 and 17+25 are rewritten into this "
     "notation; anything else (a greeting, a question in words) gets a made-up sum. pocket-reasoning learned to "
-    "think first: with thinking off it answers at once and gets about two test problems in three right, against "
-    "nine in ten when it thinks.")
+    "think first: with thinking off it answers at once and gets about seven test problems in ten right (69.4%), "
+    "against nine in ten (90.6%) when it thinks.")
 
 MODEL_DEFAULTS: dict[str, ModelDefaults] = {
     # A pocket model cannot follow a critique in words, so its default critic recomputes its arithmetic claims;
